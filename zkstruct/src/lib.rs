@@ -1,0 +1,17 @@
+//! Facade of zkstruct.
+#![warn(missing_docs)]
+
+pub use zkstruct_derive::ZkShared;
+pub use zkstruct_core::diff::{
+    ApplyError, ChangePath, Diff, KeyPath, MapChange, Modified, OptionChange, PathSegment, SetChange, VecChange,
+};
+pub use zkstruct_core::{ChangeSet, Error, Shared, ZkShared};
+
+#[cfg(feature = "testing")]
+pub use zkstruct_core::testing;
+
+/// Items that generated code names. Not public API: it may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use zkstruct_core::diff::{apply_whole, diff_whole};
+}
