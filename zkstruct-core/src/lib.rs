@@ -1,6 +1,30 @@
-//! Runtime of zkstruct.
+//! Runtime of zkstruct: a struct kept in Apache ZooKeeper, with typed change events.
+//!
+//! Applications depend on the `zkstruct` facade crate, which re-exports this crate's
+//! public items together with `#[derive(ZkShared)]`.
+#![warn(missing_docs)]
+
+mod codec;
+mod commit;
 pub mod diff;
-mod stub;
+mod error;
+mod events;
+mod lock;
+mod options;
+mod paths;
+mod presence;
+mod session;
+mod shared;
+mod state;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub use stub::{ChangeSet, Error, Shared, Snapshot, ZkShared};
+mod watcher;
+
+pub use crate::error::{Error, Result};
+pub use crate::events::{ChangeSet, Event, HandlerGuard, Origin, Subscription};
+pub use crate::options::{
+    SharedBuilder, DEFAULT_EVENT_CAPACITY, DEFAULT_FRESHNESS_LIMIT, DEFAULT_LOCK_TIMEOUT,
+    DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_SESSION_TIMEOUT,
+};
+pub use crate::shared::{Shared, ZkShared};
+pub use crate::state::{Snapshot, Version};

@@ -1,0 +1,264 @@
+//! The one error type of zkstruct.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::state::Version;
+
+/// The error type of every fallible zkstruct operation.
+///
+/// Each variant names the ZooKeeper path involved and, where there is one, the payload
+/// version. Its message says what to do next. `Error` is `Clone`, so one error can reach
+/// several subscribers.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A dir path that ZooKeeper would reject, found before any request was sent.
+    #[error("invalid dir path {path:?}: {reason}; expected an absolute path such as \"/zkstruct/monitor\"")]
+    InvalidPath {
+        /// The path as given.
+        path: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// An instance id that cannot name a listener node.
+    #[error("invalid instance id {id:?}: {reason}")]
+    InvalidInstanceId {
+        /// The id as given.
+        id: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// Another live session owns the listener node of this instance id.
+    #[error(
+        "instance id in use: {path} belongs to live session {owner}; choose another id, or wait up \
+         to the session timeout for the old session to end"
+    )]
+    InstanceIdInUse {
+        /// The listener node.
+        path: String,
+        /// The session that owns it, in hex.
+        owner: String,
+    },
+
+    /// An option value outside its valid range.
+    #[error("invalid option {option}: {reason}")]
+    InvalidOption {
+        /// The builder method that took the value.
+        option: &'static str,
+        /// What is wrong with the value.
+        reason: &'static str,
+    },
+
+    /// No session could be established with the ensemble.
+    #[error("cannot connect to ZooKeeper at {servers}: {source}; check the connect string and that the servers run")]
+    Connect {
+        /// The connect string.
+        servers: String,
+        /// The client's error.
+        #[source]
+        source: zookeeper_client::Error,
+    },
+
+    /// A ZooKeeper request failed.
+    #[error("ZooKeeper {operation} on {path} failed: {source}")]
+    ZooKeeper {
+        /// The request, such as `get_data` or `multi`.
+        operation: &'static str,
+        /// The node it addressed.
+        path: String,
+        /// The client's error.
+        #[source]
+        source: zookeeper_client::Error,
+    },
+
+    /// The write was refused by the server's ACL.
+    #[error(
+        "not authorized to {operation} {path}; add credentials that the node's ACL grants this right to"
+    )]
+    NotAuthorized {
+        /// The request that was refused.
+        operation: &'static str,
+        /// The node whose ACL refused it.
+        path: String,
+    },
+
+    /// The local copy was not verified against ZooKeeper within the freshness limit.
+    #[error(
+        "local copy of {path} (version {version}) was last verified {age:?} ago, beyond the freshness \
+         limit of {limit:?}; call read_consistent() to resync, or read_dirty() to accept a stale copy"
+    )]
+    Stale {
+        /// The payload path.
+        path: String,
+        /// The version of the local copy.
+        version: Version,
+        /// Time since the copy was last verified.
+        age: Duration,
+        /// The configured freshness limit.
+        limit: Duration,
+    },
+
+    /// An update was computed on a local copy that is behind ZooKeeper, so it was not written.
+    #[error(
+        "update of {path} rejected: it was computed on version {local} but ZooKeeper holds version \
+         {remote}; the local copy now holds the newer version, so retry the update"
+    )]
+    StaleWrite {
+        /// The payload path.
+        path: String,
+        /// The version the update was computed on.
+        local: Version,
+        /// The version ZooKeeper holds.
+        remote: Version,
+    },
+
+    /// A payload that is not valid JSON for the shared type; the last good state stays.
+    #[error("payload {path} at version {version} is not valid JSON for {type_name}: {source}")]
+    Decode {
+        /// The payload path.
+        path: String,
+        /// The version that failed to decode.
+        version: Version,
+        /// The Rust type it was decoded into.
+        type_name: &'static str,
+        /// serde_json's error, with line and column.
+        #[source]
+        source: Arc<serde_json::Error>,
+    },
+
+    /// An update would overwrite a payload that does not decode, written by another client.
+    #[error(
+        "update of {path} refused: ZooKeeper holds version {version}, which is not valid JSON for \
+         {type_name} ({reason}); fix the payload, or replace it on purpose with overwrite_invalid()"
+    )]
+    InvalidPayload {
+        /// The payload path.
+        path: String,
+        /// The version that does not decode.
+        version: Version,
+        /// The Rust type it was decoded into.
+        type_name: &'static str,
+        /// Why it does not decode.
+        reason: String,
+    },
+
+    /// The value could not be written as JSON.
+    #[error("cannot encode {type_name} as JSON for {path}: {source}")]
+    Encode {
+        /// The payload path.
+        path: String,
+        /// The Rust type being encoded.
+        type_name: &'static str,
+        /// serde_json's error.
+        #[source]
+        source: Arc<serde_json::Error>,
+    },
+
+    /// The encoded payload exceeds the size limit; nothing was sent.
+    #[error(
+        "payload for {path} is {size} bytes, above the limit of {limit} bytes; shrink the struct, or \
+         raise max_payload_bytes together with the server's jute.maxbuffer"
+    )]
+    TooLarge {
+        /// The payload path.
+        path: String,
+        /// The encoded size in bytes.
+        size: usize,
+        /// The configured limit in bytes.
+        limit: usize,
+    },
+
+    /// The write lock was not acquired within the lock timeout.
+    #[error("timed out after {timeout:?} waiting for the write lock {path}, held by {holder}")]
+    LockTimeout {
+        /// The lock dir.
+        path: String,
+        /// The configured lock timeout.
+        timeout: Duration,
+        /// The lock node ahead of this one when the wait ended.
+        holder: String,
+    },
+
+    /// The write lock node vanished before the write, so nothing was written.
+    #[error(
+        "update of {path} not written: the lock node {lock} vanished (session expired, or another \
+         client deleted it); retry the update"
+    )]
+    LockLost {
+        /// The payload path.
+        path: String,
+        /// The lock node that vanished.
+        lock: String,
+    },
+
+    /// The payload was not created within the wait.
+    #[error(
+        "timed out after {timeout:?} waiting for {path} to be created; create it with \
+         create_or_open() here or in another instance"
+    )]
+    OpenTimeout {
+        /// The payload path.
+        path: String,
+        /// How long the open waited.
+        timeout: Duration,
+    },
+
+    /// The payload node does not exist.
+    #[error(
+        "payload {path} does not exist; another client deleted it, so create it again with create_or_open()"
+    )]
+    PayloadMissing {
+        /// The payload path.
+        path: String,
+    },
+
+    /// The connection was lost while an update's write was in flight, and the session ended
+    /// before the outcome could be read back.
+    #[error(
+        "update of {path} has an unknown outcome: the session ended while the write was in flight; \
+         read_consistent() shows whether it was applied"
+    )]
+    OutcomeUnknown {
+        /// The payload path.
+        path: String,
+    },
+
+    /// The ZooKeeper session ended and no new one could be established in time.
+    #[error("no ZooKeeper session for {path}: {reason}")]
+    SessionLost {
+        /// The node the operation addressed.
+        path: String,
+        /// Why there is no session.
+        reason: String,
+    },
+
+    /// The handle was closed.
+    #[error("the handle for {path} is closed")]
+    Closed {
+        /// The dir of the closed handle.
+        path: String,
+    },
+}
+
+impl Error {
+    /// Wraps a client error, turning the ones a caller can act on into their own variants.
+    pub(crate) fn zookeeper(operation: &'static str, path: &str, source: zookeeper_client::Error) -> Self {
+        match source {
+            zookeeper_client::Error::NoAuth => Error::NotAuthorized {
+                operation,
+                path: path.to_owned(),
+            },
+            source => Error::ZooKeeper {
+                operation,
+                path: path.to_owned(),
+                source,
+            },
+        }
+    }
+}
+
+/// Convenience alias for results of zkstruct operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,229 @@
+//! Delivery of changes to subscribers and handlers.
+
+use std::fmt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+use tokio::sync::broadcast;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_stream::wrappers::BroadcastStream;
+
+use crate::diff::Diff;
+use crate::error::Error;
+use crate::state::{Snapshot, Version};
+
+/// Where a change was made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// An update made through this handle.
+    Local,
+    /// A write by another instance or another ZooKeeper client.
+    Remote,
+}
+
+/// The changes of one committed payload version, field by field.
+///
+/// It dereferences to the slice of changes, so it can be indexed, iterated and matched
+/// directly. Unchanged fields are not in it.
+pub struct ChangeSet<T: Diff> {
+    changes: Vec<T::Change>,
+    origin: Origin,
+    snapshot: Snapshot<T>,
+}
+
+impl<T: Diff> ChangeSet<T> {
+    pub(crate) fn new(changes: Vec<T::Change>, origin: Origin, snapshot: Snapshot<T>) -> Self {
+        ChangeSet {
+            changes,
+            origin,
+            snapshot,
+        }
+    }
+
+    /// The changes, in the order [`Diff::apply`] replays them.
+    pub fn changes(&self) -> &[T::Change] {
+        &self.changes
+    }
+
+    /// Takes the changes out.
+    pub fn into_changes(self) -> Vec<T::Change> {
+        self.changes
+    }
+
+    /// Whether the change was made here or elsewhere.
+    pub fn origin(&self) -> Origin {
+        self.origin
+    }
+
+    /// The payload version these changes produced.
+    pub fn version(&self) -> Version {
+        self.snapshot.version()
+    }
+
+    /// The whole value after these changes.
+    pub fn snapshot(&self) -> &Snapshot<T> {
+        &self.snapshot
+    }
+}
+
+impl<T: Diff> std::ops::Deref for ChangeSet<T> {
+    type Target = [T::Change];
+
+    fn deref(&self) -> &Self::Target {
+        &self.changes
+    }
+}
+
+impl<T: Diff> IntoIterator for ChangeSet<T> {
+    type Item = T::Change;
+    type IntoIter = std::vec::IntoIter<T::Change>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.changes.into_iter()
+    }
+}
+
+impl<'a, T: Diff> IntoIterator for &'a ChangeSet<T> {
+    type Item = &'a T::Change;
+    type IntoIter = std::slice::Iter<'a, T::Change>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.changes.iter()
+    }
+}
+
+impl<T: Diff> Clone for ChangeSet<T> {
+    fn clone(&self) -> Self {
+        ChangeSet {
+            changes: self.changes.clone(),
+            origin: self.origin,
+            snapshot: self.snapshot.clone(),
+        }
+    }
+}
+
+impl<T: Diff> fmt::Debug for ChangeSet<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChangeSet")
+            .field("version", &self.version())
+            .field("origin", &self.origin)
+            .field("changes", &self.changes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a subscriber receives.
+#[non_exhaustive]
+pub enum Event<T: Diff> {
+    /// A new payload version was committed; here is what changed in it.
+    Changed(ChangeSet<T>),
+    /// The payload became unusable: it does not decode, or it was deleted. The last good
+    /// state stays readable, and the next valid version arrives as [`Event::Changed`].
+    Failed(Error),
+    /// This subscriber fell behind and missed this many events. The local copy is
+    /// current; read it to catch up.
+    Lagged(u64),
+}
+
+impl<T: Diff> Clone for Event<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Event::Changed(changes) => Event::Changed(changes.clone()),
+            Event::Failed(error) => Event::Failed(error.clone()),
+            Event::Lagged(missed) => Event::Lagged(*missed),
+        }
+    }
+}
+
+impl<T: Diff> fmt::Debug for Event<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::Changed(changes) => f.debug_tuple("Changed").field(changes).finish(),
+            Event::Failed(error) => f.debug_tuple("Failed").field(error).finish(),
+            Event::Lagged(missed) => f.debug_tuple("Lagged").field(missed).finish(),
+        }
+    }
+}
+
+/// What the runtime sends once, shared by every subscriber.
+pub(crate) enum Notice<T: Diff> {
+    Changed(ChangeSet<T>),
+    Failed(Error),
+}
+
+pub(crate) type Sender<T> = broadcast::Sender<Arc<Notice<T>>>;
+
+/// A stream of [`Event`]s for one shared value, from the moment it was created.
+///
+/// Every subscriber gets every event in commit order. A subscriber that falls more than
+/// the event capacity behind receives [`Event::Lagged`] in place of the events it missed.
+/// The stream ends when the handle is closed or dropped.
+pub struct Subscription<T: Diff> {
+    stream: BroadcastStream<Arc<Notice<T>>>,
+}
+
+impl<T: Diff + Send + Sync + 'static> Subscription<T> {
+    pub(crate) fn new(receiver: broadcast::Receiver<Arc<Notice<T>>>) -> Self {
+        Subscription {
+            stream: BroadcastStream::new(receiver),
+        }
+    }
+
+    /// Waits for the next event; returns `None` once the handle is closed.
+    pub async fn recv(&mut self) -> Option<Event<T>> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+}
+
+impl<T: Diff + Send + Sync + 'static> Stream for Subscription<T> {
+    type Item = Event<T>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let item = std::task::ready!(Pin::new(&mut self.stream).poll_next(cx));
+        Poll::Ready(item.map(|item| match item {
+            Ok(notice) => match &*notice {
+                Notice::Changed(changes) => Event::Changed(changes.clone()),
+                Notice::Failed(error) => Event::Failed(error.clone()),
+            },
+            Err(BroadcastStreamRecvError::Lagged(missed)) => Event::Lagged(missed),
+        }))
+    }
+}
+
+/// Stops its handler when dropped.
+///
+/// Returned by `Shared::on_change`. Keep it as long as the handler should run, or call
+/// [`HandlerGuard::detach`] to let the handler run until the handle closes.
+#[must_use = "the handler stops when the guard is dropped"]
+pub struct HandlerGuard {
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl HandlerGuard {
+    pub(crate) fn new(task: tokio::task::JoinHandle<()>) -> Self {
+        HandlerGuard { task: Some(task) }
+    }
+
+    /// Lets the handler run until the handle is closed or dropped.
+    pub fn detach(mut self) {
+        self.task.take();
+    }
+}
+
+impl Drop for HandlerGuard {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+impl fmt::Debug for HandlerGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HandlerGuard")
+            .field("attached", &self.task.is_some())
+            .finish()
+    }
+}

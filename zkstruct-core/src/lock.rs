@@ -1,0 +1,271 @@
+//! The write lock: Apache Curator's `InterProcessMutex` recipe on `/<dir>/lock`.
+//!
+//! A contender creates an ephemeral sequential node `/<dir>/lock/_c_<uuid>-lock-<sequence>`
+//! (Curator's "protected" naming: the UUID lets a contender find its own node after a
+//! connection loss). The contender whose node has the lowest sequence holds the lock; the
+//! others each watch the node just ahead of theirs. Sequences are compared on the digits
+//! after `lock-`, as Curator does, so Curator's `InterProcessMutex` on the same path and
+//! zkstruct exclude each other. Like Curator, the lock dir is a container node, which the
+//! server deletes once it has no children; it is created again when missing.
+//!
+//! Every lock node is deleted on every exit path: by the commit's multi-op, by an explicit
+//! release, or by the `Drop` of [`LockNode`], which deletes in the background with the
+//! node's full path and retries until the session ends.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+use zookeeper_client::{Acls, Client, CreateMode, Error as ZkError, Stat};
+
+use crate::error::{Error, Result};
+
+/// The name part that marks a node as a lock contender, as Curator writes it.
+const LOCK_NAME: &str = "lock-";
+
+/// A lock node this process created, deleted when dropped unless released first.
+pub(crate) struct LockNode {
+    client: Client,
+    lock_dir: String,
+    protection: String,
+    path: Option<String>,
+}
+
+impl LockNode {
+    fn new(client: Client, lock_dir: &str) -> Self {
+        let protection = format!("_c_{}-", uuid::Uuid::new_v4());
+        LockNode {
+            client,
+            lock_dir: lock_dir.to_owned(),
+            protection,
+            path: None,
+        }
+    }
+
+    /// The full path of the node, once known.
+    pub(crate) fn path(&self) -> &str {
+        self.path.as_deref().unwrap_or(&self.lock_dir)
+    }
+
+    /// Records that the node is gone, so dropping it deletes nothing. The path stays
+    /// available for error messages.
+    pub(crate) fn forget(&mut self) {
+        self.protection.clear();
+    }
+}
+
+impl Drop for LockNode {
+    fn drop(&mut self) {
+        if self.protection.is_empty() {
+            return;
+        }
+        let client = self.client.clone();
+        let lock_dir = std::mem::take(&mut self.lock_dir);
+        let protection = std::mem::take(&mut self.protection);
+        let path = self.path.take();
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!(%lock_dir, "no runtime to delete the lock node; it stays until the session ends");
+            return;
+        };
+        runtime.spawn(delete_lock_node(client, lock_dir, protection, path));
+    }
+}
+
+/// Deletes a lock node, finding it by its protection prefix when its sequence is unknown.
+///
+/// Retries after connection losses. Ends when the node is gone, or when the session ended,
+/// which removed the ephemeral node with it.
+async fn delete_lock_node(client: Client, lock_dir: String, protection: String, mut path: Option<String>) {
+    let mut delay = Duration::from_millis(50);
+    loop {
+        let result = match &path {
+            Some(path) => client.delete(path, None).await,
+            None => match client.list_children(&lock_dir).await {
+                Ok(children) => match children.into_iter().find(|child| child.starts_with(&protection)) {
+                    Some(child) => {
+                        path = Some(format!("{lock_dir}/{child}"));
+                        continue;
+                    }
+                    None => Ok(()),
+                },
+                Err(error) => Err(error),
+            },
+        };
+        match result {
+            Ok(()) | Err(ZkError::NoNode) => {
+                tracing::debug!(%lock_dir, node = ?path, "lock node released");
+                return;
+            }
+            Err(ZkError::SessionExpired | ZkError::ClientClosed) => return,
+            Err(error) => {
+                tracing::debug!(%lock_dir, %error, "releasing the lock node failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+/// A held lock, with the payload read right after the lock node was created, when this
+/// contender was first in line at once (the read then reflects every earlier holder's write).
+pub(crate) struct Acquired {
+    pub(crate) node: LockNode,
+    pub(crate) payload: Option<Result<(Vec<u8>, Stat), ZkError>>,
+}
+
+/// Sequence number of a contender node, from the digits after `lock-`.
+fn sequence(child: &str) -> Option<i64> {
+    let at = child.rfind(LOCK_NAME)?;
+    child[at + LOCK_NAME.len()..].parse().ok()
+}
+
+/// Acquires the lock under `lock_dir`, reading `payload_path` in the same round trip.
+///
+/// Fails with [`Error::LockTimeout`] once `timeout` has passed. The lock node is deleted
+/// on every error and on cancellation.
+pub(crate) async fn acquire(
+    client: &Client,
+    lock_dir: &str,
+    payload_path: &str,
+    timeout: Duration,
+) -> Result<Acquired> {
+    let deadline = Instant::now() + timeout;
+    let mut node = LockNode::new(client.clone(), lock_dir);
+    let prefix = format!("{lock_dir}/{}{LOCK_NAME}", node.protection);
+    let create_options = CreateMode::EphemeralSequential.with_acls(Acls::anyone_all());
+
+    // Create the node, list the contenders and read the payload in one round trip: the
+    // server runs a session's requests in order, so the listing includes the new node.
+    let (mut children, mut payload) = loop {
+        let created = client.create(&prefix, &[], &create_options);
+        let listed = client.list_children(lock_dir);
+        let read = client.get_data(payload_path);
+        let (created, listed, read) = tokio::join!(created, listed, read);
+        match created {
+            Ok((_stat, sequence)) => {
+                node.path = Some(format!("{prefix}{sequence}"));
+                match listed {
+                    Ok(children) => break (children, Some(read)),
+                    Err(error) => return Err(Error::zookeeper("list_children", lock_dir, error)),
+                }
+            }
+            Err(ZkError::NoNode) => create_lock_dir(client, lock_dir, payload_path).await?,
+            Err(ZkError::ConnectionLoss) => {
+                // The create may have happened. Look for the node by its protection prefix.
+                wait_connected(client, deadline, lock_dir).await?;
+                let children = list_children(client, lock_dir).await?;
+                if let Some(child) = children.iter().find(|child| child.starts_with(&node.protection)) {
+                    node.path = Some(format!("{lock_dir}/{child}"));
+                    break (children, None);
+                }
+            }
+            Err(error) => return Err(Error::zookeeper("create", &prefix, error)),
+        }
+    };
+
+    let own_name = node.path().rsplit('/').next().unwrap_or_default().to_owned();
+    loop {
+        let mut contenders: Vec<(i64, &str)> = children
+            .iter()
+            .filter_map(|child| Some((sequence(child)?, child.as_str())))
+            .collect();
+        contenders.sort_unstable();
+        let Some(position) = contenders.iter().position(|(_, child)| *child == own_name) else {
+            return Err(Error::LockLost {
+                path: payload_path.to_owned(),
+                lock: node.path().to_owned(),
+            });
+        };
+        if position == 0 {
+            return Ok(Acquired {
+                node,
+                payload: payload.take(),
+            });
+        }
+        let ahead = format!("{lock_dir}/{}", contenders[position - 1].1);
+        let holder = format!("{lock_dir}/{}", contenders[0].1);
+        payload = None;
+
+        let (exists, watcher) = match client.check_and_watch_stat(&ahead).await {
+            Ok(result) => result,
+            Err(ZkError::ConnectionLoss) => {
+                wait_connected(client, deadline, lock_dir).await?;
+                children = list_children(client, lock_dir).await?;
+                continue;
+            }
+            Err(error) => return Err(Error::zookeeper("exists", &ahead, error)),
+        };
+        if exists.is_some() {
+            tracing::debug!(lock = %node.path(), %ahead, "waiting for the lock");
+            if tokio::time::timeout_at(deadline, watcher.changed())
+                .await
+                .is_err()
+            {
+                return Err(Error::LockTimeout {
+                    path: lock_dir.to_owned(),
+                    timeout,
+                    holder,
+                });
+            }
+        }
+        children = list_children(client, lock_dir).await?;
+    }
+}
+
+async fn list_children(client: &Client, lock_dir: &str) -> Result<Vec<String>> {
+    client
+        .list_children(lock_dir)
+        .await
+        .map_err(|error| Error::zookeeper("list_children", lock_dir, error))
+}
+
+/// Creates the lock dir as a container node, as Curator does.
+async fn create_lock_dir(client: &Client, lock_dir: &str, payload_path: &str) -> Result<()> {
+    let options = CreateMode::Container.with_acls(Acls::anyone_all());
+    match client.create(lock_dir, &[], &options).await {
+        Ok(_) | Err(ZkError::NodeExists) => Ok(()),
+        Err(ZkError::NoNode) => Err(Error::PayloadMissing {
+            path: payload_path.to_owned(),
+        }),
+        Err(error) => Err(Error::zookeeper("create", lock_dir, error)),
+    }
+}
+
+/// Waits until the client is connected again, or fails at the deadline or when the session
+/// has ended.
+pub(crate) async fn wait_connected(client: &Client, deadline: Instant, path: &str) -> Result<()> {
+    let mut states = client.state_watcher();
+    loop {
+        let state = states.state();
+        if crate::session::is_connected(state) {
+            return Ok(());
+        }
+        if state.is_terminated() {
+            return Err(Error::SessionLost {
+                path: path.to_owned(),
+                reason: format!("session {state}"),
+            });
+        }
+        if tokio::time::timeout_at(deadline, states.changed()).await.is_err() {
+            return Err(Error::SessionLost {
+                path: path.to_owned(),
+                reason: "timed out waiting to reconnect".to_owned(),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_reads_curator_names() {
+        assert_eq!(
+            sequence("_c_0f8e4c1a-8f7e-4f55-9d4b-4d7e9c0c1a2b-lock-0000000012"),
+            Some(12)
+        );
+        assert_eq!(sequence("lock-0000000003"), Some(3));
+        assert_eq!(sequence("leases"), None);
+        assert_eq!(sequence("_c_x-lock-abc"), None);
+    }
+}

@@ -1,0 +1,184 @@
+//! The builder that opens a [`Shared`] handle.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::shared::Shared;
+use crate::ZkShared;
+
+/// Default freshness limit of [`Shared::read`].
+pub const DEFAULT_FRESHNESS_LIMIT: Duration = Duration::from_secs(30);
+/// Default wait for the write lock.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default ZooKeeper session timeout requested from the server.
+pub const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default limit on the encoded payload: ZooKeeper's default `jute.maxbuffer` is
+/// 1,048,575 bytes per request, and the write request also carries paths and headers.
+pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 1_000_000;
+/// Default number of events a subscriber may fall behind before it misses some.
+pub const DEFAULT_EVENT_CAPACITY: usize = 1024;
+
+/// Settings of a [`Shared`] handle, fixed when it opens.
+#[derive(Clone, Debug)]
+pub(crate) struct Options {
+    pub(crate) freshness_limit: Duration,
+    pub(crate) lock_timeout: Duration,
+    pub(crate) session_timeout: Duration,
+    pub(crate) instance_id: Option<String>,
+    pub(crate) max_payload_bytes: usize,
+    pub(crate) event_capacity: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            freshness_limit: DEFAULT_FRESHNESS_LIMIT,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            session_timeout: DEFAULT_SESSION_TIMEOUT,
+            instance_id: None,
+            max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
+            event_capacity: DEFAULT_EVENT_CAPACITY,
+        }
+    }
+}
+
+impl Options {
+    fn validate(&self) -> Result<()> {
+        let invalid = |option, reason| Err(Error::InvalidOption { option, reason });
+        if self.lock_timeout.is_zero() {
+            return invalid("lock_timeout", "must be greater than zero");
+        }
+        if self.session_timeout < Duration::from_millis(100) {
+            return invalid("session_timeout", "must be at least 100 ms");
+        }
+        if self.max_payload_bytes == 0 {
+            return invalid("max_payload_bytes", "must be greater than zero");
+        }
+        if self.event_capacity == 0 {
+            return invalid("event_capacity", "must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// Opens a [`Shared`] handle: where the value lives, and how the handle behaves.
+///
+/// Made by [`Shared::builder`]. Nothing connects until [`SharedBuilder::create_or_open`] or
+/// [`SharedBuilder::open`] is called.
+#[must_use = "a builder does nothing until create_or_open() or open() is called"]
+pub struct SharedBuilder<T> {
+    servers: String,
+    dir: String,
+    options: Options,
+    marker: PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for SharedBuilder<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedBuilder")
+            .field("servers", &self.servers)
+            .field("dir", &self.dir)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+impl<T: ZkShared> SharedBuilder<T> {
+    pub(crate) fn new(servers: String, dir: String) -> Self {
+        SharedBuilder {
+            servers,
+            dir,
+            options: Options::default(),
+            marker: PhantomData,
+        }
+    }
+
+    /// Sets how long the local copy may go unverified before [`Shared::read`] fails.
+    ///
+    /// Defaults to 30 s. Zero makes `read` fail whenever the session is disconnected.
+    pub fn freshness_limit(mut self, limit: Duration) -> Self {
+        self.options.freshness_limit = limit;
+        self
+    }
+
+    /// Sets how long an update waits for the write lock before it fails.
+    ///
+    /// Defaults to 10 s.
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.options.lock_timeout = timeout;
+        self
+    }
+
+    /// Sets the session timeout to request from the server, which clamps it to its own
+    /// `minSessionTimeout` and `maxSessionTimeout`.
+    ///
+    /// Defaults to 10 s. The connection counts as lost after 2/5 of the negotiated timeout
+    /// without a response.
+    pub fn session_timeout(mut self, timeout: Duration) -> Self {
+        self.options.session_timeout = timeout;
+        self
+    }
+
+    /// Sets this instance's id, the name of its node under `/<dir>/listeners`.
+    ///
+    /// Defaults to a random UUID. The id must be a valid ZooKeeper node name and must not
+    /// be in use by a live instance.
+    pub fn instance_id(mut self, id: impl Into<String>) -> Self {
+        self.options.instance_id = Some(id.into());
+        self
+    }
+
+    /// Sets the largest encoded payload, in bytes, that an update may write.
+    ///
+    /// Defaults to 1,000,000. Raise it only together with the `jute.maxbuffer` system
+    /// property of the servers.
+    pub fn max_payload_bytes(mut self, limit: usize) -> Self {
+        self.options.max_payload_bytes = limit;
+        self
+    }
+
+    /// Sets how many events a subscriber may fall behind before it misses some and
+    /// receives `Event::Lagged`.
+    ///
+    /// Defaults to 1024.
+    pub fn event_capacity(mut self, capacity: usize) -> Self {
+        self.options.event_capacity = capacity;
+        self
+    }
+
+    /// Opens the shared value, creating `/<dir>` and its payload from `initial` if they do
+    /// not exist.
+    ///
+    /// An existing payload is adopted and never overwritten; `initial` is then unused.
+    ///
+    /// # Errors
+    ///
+    /// Fails on an invalid dir path or option, when no session can be established within
+    /// the session timeout, when an existing payload does not decode ([`Error::Decode`]),
+    /// and when `initial` encodes to more than the payload limit ([`Error::TooLarge`]).
+    pub async fn create_or_open(self, initial: T) -> Result<Shared<T>> {
+        self.options.validate()?;
+        Shared::open_with(
+            self.servers,
+            self.dir,
+            self.options,
+            Some(initial),
+            Duration::ZERO,
+        )
+        .await
+    }
+
+    /// Opens a shared value that another instance creates, waiting up to `wait` for its
+    /// payload to appear.
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`Error::OpenTimeout`] if the payload does not appear in time, and like
+    /// [`SharedBuilder::create_or_open`] otherwise.
+    pub async fn open(self, wait: Duration) -> Result<Shared<T>> {
+        self.options.validate()?;
+        Shared::open_with(self.servers, self.dir, self.options, None, wait).await
+    }
+}

@@ -1,0 +1,173 @@
+//! The ZooKeeper session: connect, follow its state, and open a new one after expiry.
+
+use std::fmt;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use zookeeper_client::{Client, SessionState};
+
+use crate::error::{Error, Result};
+
+/// One ZooKeeper session of a [`Session`], numbered from 0 in the order they were opened.
+#[derive(Clone)]
+pub(crate) struct Generation {
+    pub(crate) client: Client,
+    pub(crate) number: u64,
+}
+
+/// Settings of a session.
+#[derive(Clone)]
+pub(crate) struct SessionConfig {
+    pub(crate) servers: String,
+    pub(crate) session_timeout: Duration,
+}
+
+/// A ZooKeeper session that renews itself.
+///
+/// `zookeeper-client` treats an expired session as final. `Session` opens a new one when
+/// that happens and publishes it as the next [`Generation`], so ephemeral nodes and watches
+/// can be restored by whoever follows the generations.
+#[derive(Clone)]
+pub(crate) struct Session {
+    inner: Arc<SessionInner>,
+}
+
+struct SessionInner {
+    config: SessionConfig,
+    current: watch::Sender<Generation>,
+    closed: CancellationToken,
+}
+
+impl Drop for SessionInner {
+    fn drop(&mut self) {
+        self.closed.cancel();
+    }
+}
+
+impl Session {
+    /// Connects, waiting up to the session timeout for the first session.
+    pub(crate) async fn connect(config: SessionConfig) -> Result<Session> {
+        let client = connect_client(&config).await?;
+        tracing::info!(
+            servers = %config.servers,
+            session = %client.session_id(),
+            timeout_ms = client.session_timeout().as_millis(),
+            "ZooKeeper session established"
+        );
+        let state_watcher = client.state_watcher();
+        let (current, _) = watch::channel(Generation { client, number: 0 });
+        let inner = Arc::new(SessionInner {
+            config,
+            current,
+            closed: CancellationToken::new(),
+        });
+        tokio::spawn(supervise(
+            Arc::downgrade(&inner),
+            inner.closed.clone(),
+            state_watcher,
+        ));
+        Ok(Session { inner })
+    }
+
+    /// The current generation.
+    pub(crate) fn current(&self) -> Generation {
+        self.inner.current.borrow().clone()
+    }
+
+    /// A receiver that sees every new generation.
+    pub(crate) fn generations(&self) -> watch::Receiver<Generation> {
+        self.inner.current.subscribe()
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let generation = self.current();
+        f.debug_struct("Session")
+            .field("servers", &self.inner.config.servers)
+            .field("session_id", &generation.client.session_id())
+            .field("generation", &generation.number)
+            .finish()
+    }
+}
+
+async fn connect_client(config: &SessionConfig) -> Result<Client> {
+    Client::connector()
+        .with_session_timeout(config.session_timeout)
+        .connect(&config.servers)
+        .await
+        .map_err(|source| Error::Connect {
+            servers: config.servers.clone(),
+            source,
+        })
+}
+
+/// Follows the session state; after expiry, opens new sessions until one succeeds.
+async fn supervise(
+    inner: Weak<SessionInner>,
+    closed: CancellationToken,
+    mut state_watcher: zookeeper_client::StateWatcher,
+) {
+    loop {
+        let state = tokio::select! {
+            _ = closed.cancelled() => return,
+            state = state_watcher.changed() => state,
+        };
+        match state {
+            SessionState::Expired => {}
+            SessionState::Closed => return,
+            SessionState::AuthFailed => {
+                tracing::error!(
+                    "ZooKeeper authentication failed; the session is closed and will not be renewed"
+                );
+                return;
+            }
+            state => {
+                tracing::debug!(%state, "ZooKeeper session state changed");
+                continue;
+            }
+        }
+
+        let Some(config) = inner.upgrade().map(|inner| inner.config.clone()) else {
+            return;
+        };
+        tracing::warn!(servers = %config.servers, "ZooKeeper session expired; opening a new one");
+        let mut delay = Duration::from_millis(100);
+        let client = loop {
+            let attempt = tokio::select! {
+                _ = closed.cancelled() => return,
+                attempt = connect_client(&config) => attempt,
+            };
+            match attempt {
+                Ok(client) => break client,
+                Err(error) => {
+                    tracing::warn!(%error, retry_in_ms = delay.as_millis(), "cannot open a new ZooKeeper session");
+                    tokio::select! {
+                        _ = closed.cancelled() => return,
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        };
+
+        let Some(inner) = inner.upgrade() else { return };
+        state_watcher = client.state_watcher();
+        let session = client.session_id();
+        inner.current.send_modify(|generation| {
+            generation.number += 1;
+            generation.client = client;
+            tracing::info!(%session, generation = generation.number, "new ZooKeeper session established");
+        });
+    }
+}
+
+/// Returns whether a session state lets requests through.
+pub(crate) fn is_connected(state: SessionState) -> bool {
+    matches!(
+        state,
+        SessionState::SyncConnected | SessionState::ConnectedReadOnly
+    )
+}

@@ -1,0 +1,424 @@
+//! The public handle: open, read, read_consistent, update, subscribe.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use zookeeper_client::{Acls, AddWatchMode, Client, CreateMode, Error as ZkError};
+
+use crate::codec;
+use crate::commit::{self, CommitGate};
+use crate::diff::Diff;
+use crate::error::{Error, Result};
+use crate::events::{ChangeSet, Event, HandlerGuard, Subscription};
+use crate::options::{Options, SharedBuilder};
+use crate::paths::Paths;
+use crate::presence;
+use crate::session::{Session, SessionConfig};
+use crate::state::{Loaded, Snapshot, State, Version};
+use crate::watcher;
+
+/// A struct that can be kept in ZooKeeper as shared state.
+///
+/// Implemented by `#[derive(ZkShared)]`, which also generates the typed change enum
+/// ([`Diff::Change`]) and the per-field accessors.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be shared through ZooKeeper",
+    label = "add `#[derive(ZkShared)]` to `{Self}`"
+)]
+pub trait ZkShared: Diff + serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static {
+    /// The top-level JSON keys the type reads, aliases included. Other keys in a payload
+    /// are kept as they are when this instance writes.
+    const JSON_KEYS: &'static [&'static str];
+
+    /// Copies the local-only fields (`#[serde(skip)]`) from `old` into `new`, so a remote
+    /// change does not reset them to their defaults.
+    fn keep_local_fields(new: &mut Self, old: &Self) {
+        let _ = (new, old);
+    }
+}
+
+/// What the handle's tasks share.
+pub(crate) struct Context<T: ZkShared> {
+    pub(crate) paths: Paths,
+    pub(crate) instance_id: String,
+    pub(crate) session: Session,
+    pub(crate) state: State<T>,
+    pub(crate) options: Options,
+    /// Lets one update at a time through this handle. Only the write path takes it.
+    pub(crate) writer: tokio::sync::Mutex<()>,
+    pub(crate) gate: CommitGate,
+}
+
+/// A handle on one struct kept in ZooKeeper under `/<dir>`.
+///
+/// Reads serve a local copy that a background task keeps current through a persistent
+/// watch on `/<dir>/payload`. Updates take an in-process mutex and a Curator-compatible
+/// ZooKeeper lock, then write with a compare-and-set on the payload version. Every change,
+/// local or remote, reaches subscribers as typed [`Diff::Change`] values.
+///
+/// Clones share one handle. The handle closes when [`Shared::close`] is called or the
+/// last clone is dropped; its listener node under `/<dir>/listeners` goes with it.
+///
+/// # Node layout
+///
+/// | node | kind | content |
+/// | --- | --- | --- |
+/// | `/<dir>` | persistent | empty |
+/// | `/<dir>/payload` | persistent | the struct as plain JSON (serde_json) |
+/// | `/<dir>/listeners/<instance id>` | ephemeral | empty |
+/// | `/<dir>/lock/_c_<uuid>-lock-<sequence>` | ephemeral sequential, under a container | empty |
+pub struct Shared<T: ZkShared> {
+    inner: Arc<Inner<T>>,
+}
+
+struct Inner<T: ZkShared> {
+    context: Arc<Context<T>>,
+    stop: CancellationToken,
+    closed: AtomicBool,
+}
+
+impl<T: ZkShared> Drop for Inner<T> {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+impl<T: ZkShared> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Shared {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T: ZkShared> fmt::Debug for Shared<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let context = &self.inner.context;
+        f.debug_struct("Shared")
+            .field("dir", &context.paths.dir)
+            .field("instance_id", &context.instance_id)
+            .field("version", &context.state.snapshot().version())
+            .field("session", &context.session)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: ZkShared> Shared<T> {
+    /// Starts building a handle on the value under `dir`, on the ensemble given by the
+    /// connect string `servers` (such as `"10.0.0.1:2181,10.0.0.2:2181"`, optionally with a
+    /// chroot suffix like `"/apps"`).
+    pub fn builder(servers: impl Into<String>, dir: impl Into<String>) -> SharedBuilder<T> {
+        SharedBuilder::new(servers.into(), dir.into())
+    }
+
+    pub(crate) async fn open_with(
+        servers: String,
+        dir: String,
+        options: Options,
+        initial: Option<T>,
+        wait: Duration,
+    ) -> Result<Self> {
+        let instance_id = options
+            .instance_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let paths = Paths::new(&dir, &instance_id)?;
+        let initial_bytes = match &initial {
+            Some(initial) => Some(encode_initial(initial, &paths, &options)?),
+            None => None,
+        };
+
+        let session = Session::connect(SessionConfig {
+            servers,
+            session_timeout: options.session_timeout,
+        })
+        .await?;
+        let generation = session.current();
+        let client = &generation.client;
+        match initial_bytes {
+            Some(bytes) => create_payload(client, &paths, &bytes).await?,
+            None => wait_for_payload(client, &paths, wait).await?,
+        }
+        presence::register(client, &paths).await?;
+
+        // Arm the watch before the first read, so no change can fall between the two.
+        let watcher = client
+            .watch(&paths.payload, AddWatchMode::Persistent)
+            .await
+            .map_err(|error| Error::zookeeper("add_watch", &paths.payload, error))?;
+        let (data, stat) = client
+            .get_data(&paths.payload)
+            .await
+            .map_err(|error| match error {
+                ZkError::NoNode => Error::PayloadMissing {
+                    path: paths.payload.clone(),
+                },
+                error => Error::zookeeper("get_data", &paths.payload, error),
+            })?;
+        let version = Version::from_stat(&stat);
+        let (value, unknown) = codec::decode::<T>(&data).map_err(|source| Error::Decode {
+            path: paths.payload.clone(),
+            version,
+            type_name: std::any::type_name::<T>(),
+            source: Arc::new(source),
+        })?;
+        tracing::info!(path = %paths.payload, %version, instance = %instance_id, "shared value opened");
+
+        let state = State::new(
+            paths.payload.clone(),
+            Loaded {
+                value,
+                version,
+                unknown,
+            },
+            options.event_capacity,
+        );
+        state.freshness.mark_live();
+        let context = Arc::new(Context {
+            paths,
+            instance_id,
+            session,
+            state,
+            options,
+            writer: tokio::sync::Mutex::new(()),
+            gate: CommitGate::default(),
+        });
+        let stop = CancellationToken::new();
+        tokio::spawn(watcher::run(context.clone(), generation, watcher, stop.clone()));
+        Ok(Shared {
+            inner: Arc::new(Inner {
+                context,
+                stop,
+                closed: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    fn context(&self) -> Result<&Context<T>> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed {
+                path: self.inner.context.paths.dir.clone(),
+            });
+        }
+        Ok(&self.inner.context)
+    }
+
+    /// Returns the local copy, if it was verified against ZooKeeper within the freshness
+    /// limit.
+    ///
+    /// This takes no lock and does no I/O. While the session is connected, the payload
+    /// watch keeps the copy verified; after a disconnection, the copy ages from the last
+    /// moment the server was known to answer.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Stale`] once the copy is older than the freshness limit, and
+    /// [`Error::Closed`] after [`Shared::close`].
+    pub fn read(&self) -> Result<Snapshot<T>> {
+        let context = self.context()?;
+        let age = context.state.freshness.age();
+        let limit = context.options.freshness_limit;
+        if age > limit {
+            let snapshot = context.state.snapshot();
+            return Err(Error::Stale {
+                path: context.paths.payload.clone(),
+                version: snapshot.version(),
+                age,
+                limit,
+            });
+        }
+        Ok(context.state.snapshot())
+    }
+
+    /// Returns the local copy, however old it is.
+    pub fn read_dirty(&self) -> Snapshot<T> {
+        self.inner.context.state.snapshot()
+    }
+
+    /// Returns the value as ZooKeeper holds it now.
+    ///
+    /// Compares the local version with the server's after a `sync`, and reads the payload
+    /// only when the local copy is behind. Subscribers receive the changes it catches up on.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the server cannot be reached, when the payload is missing, and with
+    /// [`Error::Decode`] when the newer payload does not decode; the local copy then keeps
+    /// the last good version.
+    pub async fn read_consistent(&self) -> Result<Snapshot<T>> {
+        commit::read_consistent(self.context()?).await
+    }
+
+    /// Changes the value with `change`, and returns what changed.
+    ///
+    /// `change` runs once, on a clone of the latest version, while this handle's mutex and
+    /// the ZooKeeper write lock are held. The result is written only if ZooKeeper still
+    /// holds the version the closure saw, so no other writer's change is overwritten. A
+    /// closure that changes nothing writes nothing.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::StaleWrite`] when the local copy was behind ZooKeeper. The copy is
+    ///   brought up to date before the error returns, so retrying is safe.
+    /// - [`Error::LockTimeout`] when the lock was not acquired within the lock timeout.
+    /// - [`Error::TooLarge`] when the encoded value exceeds the payload limit; nothing is
+    ///   sent.
+    /// - [`Error::InvalidPayload`] when ZooKeeper holds a payload that does not decode.
+    /// - [`Error::LockLost`], [`Error::OutcomeUnknown`] and [`Error::ZooKeeper`] when the
+    ///   session or the connection failed during the write.
+    ///
+    /// On every error the local copy and the subscribers see only committed versions.
+    pub async fn update<F>(&self, change: F) -> Result<ChangeSet<T>>
+    where
+        F: FnOnce(&mut T) + Send,
+    {
+        commit::update(self.context()?, change).await
+    }
+
+    /// Subscribes to the changes committed from now on, local and remote.
+    pub fn subscribe(&self) -> Subscription<T> {
+        self.inner.context.state.subscribe()
+    }
+
+    /// Runs `handler` on a task for every event committed from now on, in order.
+    ///
+    /// The handler stops when the returned guard is dropped or the handle is closed.
+    ///
+    /// # Panics
+    ///
+    /// Panics when called outside a Tokio runtime.
+    pub fn on_change<F>(&self, mut handler: F) -> HandlerGuard
+    where
+        F: FnMut(Event<T>) + Send + 'static,
+    {
+        let mut subscription = self.subscribe();
+        HandlerGuard::new(tokio::spawn(async move {
+            while let Some(event) = subscription.recv().await {
+                handler(event);
+            }
+        }))
+    }
+
+    /// This instance's id, which names its node under `/<dir>/listeners`.
+    pub fn instance_id(&self) -> &str {
+        &self.inner.context.instance_id
+    }
+
+    /// Lists the ids of the live instances on this dir, sorted.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the server cannot be reached.
+    pub async fn instances(&self) -> Result<Vec<String>> {
+        let context = self.context()?;
+        presence::instances(&context.session.current().client, &context.paths).await
+    }
+
+    /// The dir that holds the value.
+    pub fn dir(&self) -> &str {
+        &self.inner.context.paths.dir
+    }
+
+    /// The path of the payload node, `/<dir>/payload`.
+    pub fn payload_path(&self) -> &str {
+        &self.inner.context.paths.payload
+    }
+
+    /// Closes the handle for every clone: stops following the payload and deletes this
+    /// instance's listener node.
+    ///
+    /// Subscriptions end once they have delivered the events committed before the close.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the listener node could not be deleted; the server still deletes it when
+    /// the session ends.
+    pub async fn close(&self) -> Result<()> {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.inner.stop.cancel();
+        let context = &self.inner.context;
+        let _writer = context.writer.lock().await;
+        presence::unregister(&context.session.current().client, &context.paths).await
+    }
+}
+
+fn encode_initial<T: ZkShared>(initial: &T, paths: &Paths, options: &Options) -> Result<Vec<u8>> {
+    let bytes = codec::encode(initial, &Vec::new()).map_err(|source| Error::Encode {
+        path: paths.payload.clone(),
+        type_name: std::any::type_name::<T>(),
+        source: Arc::new(source),
+    })?;
+    if bytes.len() > options.max_payload_bytes {
+        return Err(Error::TooLarge {
+            path: paths.payload.clone(),
+            size: bytes.len(),
+            limit: options.max_payload_bytes,
+        });
+    }
+    Ok(bytes)
+}
+
+/// Creates `/<dir>` and its payload, unless the payload exists.
+async fn create_payload(client: &Client, paths: &Paths, bytes: &[u8]) -> Result<()> {
+    let persistent = CreateMode::Persistent.with_acls(Acls::anyone_all());
+    client
+        .mkdir(&paths.dir, &persistent)
+        .await
+        .map_err(|error| Error::zookeeper("create", &paths.dir, error))?;
+    match client.create(&paths.payload, bytes, &persistent).await {
+        Ok(_) => {
+            tracing::info!(path = %paths.payload, "payload created");
+            Ok(())
+        }
+        Err(ZkError::NodeExists) => {
+            tracing::info!(path = %paths.payload, "payload exists; adopting it");
+            Ok(())
+        }
+        Err(error) => Err(Error::zookeeper("create", &paths.payload, error)),
+    }
+}
+
+/// Waits until the payload exists.
+async fn wait_for_payload(client: &Client, paths: &Paths, wait: Duration) -> Result<()> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let (stat, watcher) = client
+            .check_and_watch_stat(&paths.payload)
+            .await
+            .map_err(|error| Error::zookeeper("exists", &paths.payload, error))?;
+        if stat.is_some() {
+            return Ok(());
+        }
+        tracing::debug!(path = %paths.payload, "waiting for the payload to be created");
+        if tokio::time::timeout_at(deadline, watcher.changed())
+            .await
+            .is_err()
+        {
+            return Err(Error::OpenTimeout {
+                path: paths.payload.clone(),
+                timeout: wait,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<F: Send>(_: F) {}
+
+    #[allow(dead_code, unreachable_code, clippy::diverging_sub_expression)]
+    fn futures_are_send<T: ZkShared>(shared: &Shared<T>) {
+        assert_send(shared.read_consistent());
+        assert_send(shared.update(|_| {}));
+        assert_send(shared.instances());
+        assert_send(shared.close());
+    }
+}

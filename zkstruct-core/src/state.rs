@@ -1,0 +1,278 @@
+//! The local copy, and the one function that changes it.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use tokio::sync::broadcast;
+use zookeeper_client::Stat;
+
+use crate::codec::UnknownFields;
+use crate::error::Error;
+use crate::events::{ChangeSet, Notice, Origin, Sender, Subscription};
+use crate::ZkShared;
+
+/// Identifies one committed version of the payload node.
+///
+/// `version` is ZooKeeper's data version, which starts again at 0 when the node is deleted
+/// and created anew. The creation and modification transaction ids (`czxid`, `mzxid`) order
+/// versions across such a re-creation: a version is newer than another if its node was
+/// created later, or if it is the same node and was modified later.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Version {
+    version: i32,
+    czxid: i64,
+    mzxid: i64,
+}
+
+impl Version {
+    pub(crate) fn from_stat(stat: &Stat) -> Self {
+        Version {
+            version: stat.version,
+            czxid: stat.czxid,
+            mzxid: stat.mzxid,
+        }
+    }
+
+    /// ZooKeeper's data version of the payload node.
+    pub fn version(&self) -> i32 {
+        self.version
+    }
+
+    /// The id of the transaction that created the payload node.
+    pub fn czxid(&self) -> i64 {
+        self.czxid
+    }
+
+    /// The id of the transaction that wrote this version.
+    pub fn mzxid(&self) -> i64 {
+        self.mzxid
+    }
+
+    /// Returns `true` if `self` was committed after `other`.
+    pub fn is_newer_than(&self, other: &Version) -> bool {
+        (self.czxid, self.mzxid) > (other.czxid, other.mzxid)
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (mzxid {:#x}, czxid {:#x})",
+            self.version, self.mzxid, self.czxid
+        )
+    }
+}
+
+/// One decoded payload version.
+pub(crate) struct Loaded<T> {
+    pub(crate) value: T,
+    pub(crate) version: Version,
+    pub(crate) unknown: UnknownFields,
+}
+
+/// A read-only view of one committed version of the shared value.
+///
+/// It dereferences to the value. Cloning it is cheap: every clone shares one allocation,
+/// and later updates never change it.
+pub struct Snapshot<T> {
+    loaded: Arc<Loaded<T>>,
+}
+
+impl<T> Snapshot<T> {
+    /// The payload version this value was decoded from or written as.
+    pub fn version(&self) -> Version {
+        self.loaded.version
+    }
+
+    pub(crate) fn unknown_fields(&self) -> &UnknownFields {
+        &self.loaded.unknown
+    }
+}
+
+impl<T> Clone for Snapshot<T> {
+    fn clone(&self) -> Self {
+        Snapshot {
+            loaded: self.loaded.clone(),
+        }
+    }
+}
+
+impl<T> std::ops::Deref for Snapshot<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.loaded.value
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Snapshot<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("version", &self.loaded.version)
+            .field("value", &self.loaded.value)
+            .finish()
+    }
+}
+
+/// When the local copy was last confirmed to match ZooKeeper.
+///
+/// While the payload watch is armed on a connected session, the server reports every
+/// change, so the copy counts as verified at every instant. Once the connection drops,
+/// the copy ages from the last moment the connection was known to be alive.
+pub(crate) struct Freshness {
+    origin: Instant,
+    live: AtomicBool,
+    verified_at: AtomicU64,
+}
+
+impl Freshness {
+    fn new() -> Self {
+        Freshness {
+            origin: Instant::now(),
+            live: AtomicBool::new(false),
+            verified_at: AtomicU64::new(0),
+        }
+    }
+
+    fn nanos_since_origin(&self, instant: Instant) -> u64 {
+        let nanos = instant.saturating_duration_since(self.origin).as_nanos();
+        u64::try_from(nanos).unwrap_or(u64::MAX)
+    }
+
+    /// Records that the watch is armed on a connected session, after a fresh read.
+    pub(crate) fn mark_live(&self) {
+        self.verified_at
+            .store(self.nanos_since_origin(Instant::now()), Ordering::Release);
+        self.live.store(true, Ordering::Release);
+    }
+
+    /// Records that the connection dropped; the server was last heard from at `last_alive`.
+    pub(crate) fn mark_lost(&self, last_alive: Instant) {
+        if self.live.swap(false, Ordering::AcqRel) {
+            self.verified_at
+                .store(self.nanos_since_origin(last_alive), Ordering::Release);
+        }
+    }
+
+    /// Records a read that the server answered just now.
+    pub(crate) fn mark_verified(&self) {
+        self.verified_at
+            .fetch_max(self.nanos_since_origin(Instant::now()), Ordering::AcqRel);
+    }
+
+    /// Time since the copy was last verified; zero while the watch is live.
+    pub(crate) fn age(&self) -> Duration {
+        if self.live.load(Ordering::Acquire) {
+            return Duration::ZERO;
+        }
+        let verified_at = self.origin + Duration::from_nanos(self.verified_at.load(Ordering::Acquire));
+        Instant::now().saturating_duration_since(verified_at)
+    }
+}
+
+/// The local copy of one shared value, its freshness, and its subscribers.
+pub(crate) struct State<T: ZkShared> {
+    payload_path: String,
+    current: ArcSwap<Loaded<T>>,
+    /// Serializes `apply`, which compares, emits and swaps as one step. Never held across
+    /// an `.await`.
+    apply_lock: Mutex<()>,
+    /// The newest version seen that did not decode, so it is reported only once.
+    invalid: Mutex<Option<Version>>,
+    events: Sender<T>,
+    pub(crate) freshness: Freshness,
+}
+
+impl<T: ZkShared> State<T> {
+    pub(crate) fn new(payload_path: String, initial: Loaded<T>, event_capacity: usize) -> Self {
+        let (events, _) = broadcast::channel(event_capacity);
+        State {
+            payload_path,
+            current: ArcSwap::from_pointee(initial),
+            apply_lock: Mutex::new(()),
+            invalid: Mutex::new(None),
+            events,
+            freshness: Freshness::new(),
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> Snapshot<T> {
+        Snapshot {
+            loaded: self.current.load_full(),
+        }
+    }
+
+    pub(crate) fn subscribe(&self) -> Subscription<T> {
+        Subscription::new(self.events.subscribe())
+    }
+
+    /// Takes a committed version into the local copy, if it is newer than the one held.
+    ///
+    /// This is the only code that changes the local copy. It diffs the held value against
+    /// the new one, sends the changes to subscribers, and only then swaps the copy. An
+    /// older or equal version is dropped, so echoes and reordered reads cannot move the
+    /// copy backwards. `computed` carries changes the caller already diffed against the
+    /// version named with them; they are used if that version is still the one held.
+    ///
+    /// Returns the change set when the version was taken.
+    pub(crate) fn apply(
+        &self,
+        mut loaded: Loaded<T>,
+        origin: Origin,
+        computed: Option<(Version, Vec<T::Change>)>,
+    ) -> Option<ChangeSet<T>> {
+        let _serialized = self
+            .apply_lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let held = self.current.load_full();
+        if !loaded.version.is_newer_than(&held.version) {
+            return None;
+        }
+
+        T::keep_local_fields(&mut loaded.value, &held.value);
+        let changes = match computed {
+            Some((base, changes)) if base == held.version => changes,
+            _ => T::changes(&held.value, &loaded.value),
+        };
+        let loaded = Arc::new(loaded);
+        let change_set = ChangeSet::new(
+            changes,
+            origin,
+            Snapshot {
+                loaded: loaded.clone(),
+            },
+        );
+
+        if !change_set.is_empty() {
+            // An error only means that nobody subscribes right now.
+            let _ = self.events.send(Arc::new(Notice::Changed(change_set.clone())));
+        }
+        self.current.store(loaded);
+        *self
+            .invalid
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+        Some(change_set)
+    }
+
+    /// Reports a payload version that cannot be used, once per version.
+    pub(crate) fn report_failure(&self, version: Option<Version>, error: Error) {
+        if let Some(version) = version {
+            let mut invalid = self
+                .invalid
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if invalid.is_some_and(|seen| !version.is_newer_than(&seen)) {
+                return;
+            }
+            *invalid = Some(version);
+        }
+        tracing::warn!(path = %self.payload_path, %error, "payload unusable; keeping the last good state");
+        let _ = self.events.send(Arc::new(Notice::Failed(error)));
+    }
+}

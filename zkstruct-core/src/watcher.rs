@@ -1,0 +1,220 @@
+//! The one task per handle that follows the payload: watch, fetch, decode, apply.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
+use zookeeper_client::{AddWatchMode, Client, Error as ZkError, EventType, PersistentWatcher, SessionState};
+
+use crate::codec;
+use crate::error::Error;
+use crate::events::Origin;
+use crate::presence;
+use crate::session::{is_connected, Generation};
+use crate::shared::Context;
+use crate::state::{Loaded, Version};
+use crate::ZkShared;
+
+/// How following one session ended.
+enum Ended {
+    /// The handle was closed or dropped.
+    Stopped,
+    /// The session expired or closed; a new generation is needed.
+    SessionEnded,
+}
+
+/// Follows the payload until `stop` is cancelled, across connection losses and sessions.
+///
+/// `watcher` is the persistent watch that opening the handle armed on `generation`.
+pub(crate) async fn run<T: ZkShared>(
+    context: Arc<Context<T>>,
+    mut generation: Generation,
+    watcher: PersistentWatcher,
+    stop: CancellationToken,
+) {
+    let mut generations = context.session.generations();
+    generations.borrow_and_update();
+    let mut watcher = Some(watcher);
+    loop {
+        let armed = match watcher.take() {
+            Some(armed) => Some(armed),
+            None => arm(&context, &generation.client, &stop).await,
+        };
+        if let Some(armed) = armed {
+            if let Ended::Stopped = follow(&context, &generation.client, armed, &stop).await {
+                return;
+            }
+        }
+
+        context.state.freshness.mark_lost(Instant::now());
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            changed = generations.changed() => if changed.is_err() { return },
+        }
+        generation = generations.borrow_and_update().clone();
+        tracing::info!(
+            path = %context.paths.payload,
+            generation = generation.number,
+            "re-registering on the new ZooKeeper session"
+        );
+        if let Err(error) = presence::register(&generation.client, &context.paths).await {
+            tracing::error!(path = %context.paths.listener, %error, "cannot recreate the listener node");
+        }
+    }
+}
+
+/// Arms the persistent payload watch on a session and reads the payload once.
+///
+/// Returns `None` when the session ended first.
+async fn arm<T: ZkShared>(
+    context: &Context<T>,
+    client: &Client,
+    stop: &CancellationToken,
+) -> Option<PersistentWatcher> {
+    loop {
+        let result = tokio::select! {
+            _ = stop.cancelled() => return None,
+            result = client.watch(&context.paths.payload, AddWatchMode::Persistent) => result,
+        };
+        match result {
+            Ok(watcher) => {
+                refresh(context, client).await;
+                if is_connected(client.state()) {
+                    context.state.freshness.mark_live();
+                }
+                return Some(watcher);
+            }
+            Err(ZkError::SessionExpired | ZkError::ClientClosed | ZkError::AuthFailed) => return None,
+            Err(error) => {
+                tracing::debug!(path = %context.paths.payload, %error, "arming the payload watch failed; retrying");
+                let mut states = client.state_watcher();
+                while !is_connected(states.state()) {
+                    if states.peek_state().is_terminated() {
+                        return None;
+                    }
+                    tokio::select! {
+                        _ = stop.cancelled() => return None,
+                        _ = states.changed() => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Handles watch and session events until the session ends or `stop` is cancelled.
+async fn follow<T: ZkShared>(
+    context: &Context<T>,
+    client: &Client,
+    mut watcher: PersistentWatcher,
+    stop: &CancellationToken,
+) -> Ended {
+    loop {
+        let event = tokio::select! {
+            _ = stop.cancelled() => return Ended::Stopped,
+            event = watcher.changed() => event,
+        };
+        match event.event_type {
+            EventType::Session => match event.session_state {
+                SessionState::Disconnected => {
+                    // The client declares a connection lost after this long without a
+                    // response, so the server was last heard from no later than that.
+                    let silence = client.session_timeout() * 2 / 5;
+                    let last_heard = Instant::now().checked_sub(silence).unwrap_or_else(Instant::now);
+                    context.state.freshness.mark_lost(last_heard);
+                    tracing::warn!(path = %context.paths.payload, "ZooKeeper connection lost; the local copy is aging");
+                }
+                SessionState::SyncConnected | SessionState::ConnectedReadOnly => {
+                    // Watch events that fired while disconnected may not be delivered, so
+                    // read the payload again before counting the copy as verified.
+                    refresh(context, client).await;
+                    context.state.freshness.mark_live();
+                    tracing::info!(path = %context.paths.payload, "ZooKeeper connection restored");
+                }
+                SessionState::Expired | SessionState::Closed | SessionState::AuthFailed => {
+                    // The watcher must not be polled after a terminal state.
+                    return Ended::SessionEnded;
+                }
+            },
+            EventType::NodeCreated | EventType::NodeDataChanged => {
+                context.gate.wait_idle().await;
+                refresh(context, client).await;
+            }
+            EventType::NodeDeleted => {
+                context.state.report_failure(
+                    None,
+                    Error::PayloadMissing {
+                        path: context.paths.payload.clone(),
+                    },
+                );
+            }
+            EventType::NodeChildrenChanged => {}
+        }
+    }
+}
+
+/// Reads the payload and applies it if it is newer than the local copy.
+pub(crate) async fn refresh<T: ZkShared>(context: &Context<T>, client: &Client) {
+    match client.get_data(&context.paths.payload).await {
+        Ok((data, stat)) => {
+            context.state.freshness.mark_verified();
+            apply_remote(context, &data, Version::from_stat(&stat));
+        }
+        Err(ZkError::NoNode) => {
+            context.state.report_failure(
+                None,
+                Error::PayloadMissing {
+                    path: context.paths.payload.clone(),
+                },
+            );
+        }
+        Err(error @ (ZkError::ConnectionLoss | ZkError::SessionExpired | ZkError::ClientClosed)) => {
+            // The session event that follows triggers the next read.
+            tracing::debug!(path = %context.paths.payload, %error, "reading the payload failed");
+        }
+        Err(error) => {
+            let error = Error::zookeeper("get_data", &context.paths.payload, error);
+            tracing::error!(%error, "reading the payload failed");
+        }
+    }
+}
+
+/// Decodes a payload read from ZooKeeper and applies it, unless the local copy already
+/// holds this version or a newer one.
+///
+/// Returns the decode error, which was also reported to subscribers.
+pub(crate) fn apply_remote<T: ZkShared>(
+    context: &Context<T>,
+    data: &[u8],
+    version: Version,
+) -> Option<Error> {
+    if !version.is_newer_than(&context.state.snapshot().version()) {
+        return None;
+    }
+    match codec::decode::<T>(data) {
+        Ok((value, unknown)) => {
+            if let Some(changes) = context.state.apply(
+                Loaded {
+                    value,
+                    version,
+                    unknown,
+                },
+                Origin::Remote,
+                None,
+            ) {
+                tracing::debug!(path = %context.paths.payload, %version, changes = changes.len(), "applied remote version");
+            }
+            None
+        }
+        Err(source) => {
+            let error = Error::Decode {
+                path: context.paths.payload.clone(),
+                version,
+                type_name: std::any::type_name::<T>(),
+                source: Arc::new(source),
+            };
+            context.state.report_failure(Some(version), error.clone());
+            Some(error)
+        }
+    }
+}
