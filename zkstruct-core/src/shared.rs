@@ -132,11 +132,8 @@ impl<T: ZkShared> Shared<T> {
             None => None,
         };
 
-        let session = Session::connect(SessionConfig {
-            servers,
-            session_timeout: options.session_timeout,
-        })
-        .await?;
+        let config = SessionConfig { servers, session_timeout: options.session_timeout };
+        let session = Session::connect(config).await?;
         let generation = session.current();
         let client = &generation.client;
         match initial_bytes {
@@ -316,6 +313,11 @@ impl<T: ZkShared> Shared<T> {
     pub async fn instances(&self) -> Result<Vec<String>> {
         let context = self.context()?;
         presence::instances(&context.session.current().client, &context.paths).await
+    }
+
+    /// The id of the current ZooKeeper session, in hex.
+    pub fn session_id(&self) -> String {
+        self.inner.context.session.current().client.session_id().to_string()
     }
 
     /// The dir that holds the value.

@@ -24,6 +24,9 @@
 //! ```
 
 mod process;
+mod proxy;
+
+pub use self::proxy::{FaultProxy, ProxyMode};
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};

@@ -1,0 +1,137 @@
+//! A TCP proxy between a client and a server that can cut, blackhole or half-drop traffic.
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// What the proxy does with traffic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyMode {
+    /// Forwards bytes both ways.
+    Forward,
+    /// Closes every connection and closes new ones at once, as a peer that went away.
+    Cut,
+    /// Keeps connections open but forwards nothing either way, and accepts new connections
+    /// without forwarding, as a network that silently drops packets.
+    Blackhole,
+    /// Forwards requests to the server but drops its replies, so requests are applied and
+    /// the client never learns of it.
+    DropReplies,
+}
+
+/// A TCP proxy on a loopback port, stopped when dropped.
+///
+/// Point a client at [`FaultProxy::connect_string`] instead of the server, then switch the
+/// mode to simulate network faults.
+#[derive(Debug)]
+pub struct FaultProxy {
+    address: SocketAddr,
+    mode: watch::Sender<ProxyMode>,
+    stop: CancellationToken,
+}
+
+impl FaultProxy {
+    /// Starts forwarding from a free loopback port to `target`.
+    ///
+    /// # Errors
+    ///
+    /// Fails when no loopback port can be bound.
+    pub async fn start(target: SocketAddr) -> io::Result<FaultProxy> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let address = listener.local_addr()?;
+        let (mode, _) = watch::channel(ProxyMode::Forward);
+        let stop = CancellationToken::new();
+        tokio::spawn(accept(listener, target, mode.subscribe(), stop.clone()));
+        Ok(FaultProxy { address, mode, stop })
+    }
+
+    /// The connect string of the proxy, `127.0.0.1:<port>`.
+    pub fn connect_string(&self) -> String {
+        self.address.to_string()
+    }
+
+    /// Sets what the proxy does from now on, for existing and new connections.
+    pub fn set_mode(&self, mode: ProxyMode) {
+        self.mode.send_replace(mode);
+    }
+
+    /// The current mode.
+    pub fn mode(&self) -> ProxyMode {
+        *self.mode.borrow()
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+async fn accept(listener: TcpListener, target: SocketAddr, mode: watch::Receiver<ProxyMode>, stop: CancellationToken) {
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let Ok((client, _)) = accepted else { continue };
+        if *mode.borrow() == ProxyMode::Cut {
+            drop(client);
+            continue;
+        }
+        let mode = mode.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let Ok(server) = TcpStream::connect(target).await else { return };
+            // Forward small writes at once: Nagle's algorithm would hold them back.
+            let _ = client.set_nodelay(true);
+            let _ = server.set_nodelay(true);
+            let (client_read, client_write) = client.into_split();
+            let (server_read, server_write) = server.into_split();
+            let connection = stop.child_token();
+            let upstream = pump(client_read, server_write, mode.clone(), true, connection.clone());
+            let downstream = pump(server_read, client_write, mode, false, connection.clone());
+            tokio::join!(upstream, downstream);
+        });
+    }
+}
+
+/// Copies one direction of a connection according to the mode, until either side closes,
+/// the mode becomes `Cut`, or the proxy stops. Ending cancels the other direction too.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut mode: watch::Receiver<ProxyMode>,
+    upstream: bool,
+    connection: CancellationToken,
+) {
+    let mut buffer = vec![0_u8; 64 * 1024];
+    loop {
+        let read = tokio::select! {
+            _ = connection.cancelled() => break,
+            changed = mode.changed() => {
+                if changed.is_err() || *mode.borrow() == ProxyMode::Cut {
+                    break;
+                }
+                continue;
+            }
+            read = from.read(&mut buffer) => read,
+        };
+        let length = match read {
+            Ok(0) | Err(_) => break,
+            Ok(length) => length,
+        };
+        let forward = match *mode.borrow() {
+            ProxyMode::Forward => true,
+            ProxyMode::DropReplies => upstream,
+            ProxyMode::Cut | ProxyMode::Blackhole => false,
+        };
+        if forward && to.write_all(&buffer[..length]).await.is_err() {
+            break;
+        }
+    }
+    connection.cancel();
+}
