@@ -31,13 +31,17 @@ struct MonitorState {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "zkstruct_core=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "zkstruct_core=warn".into()),
         )
         .init();
     let servers = std::env::var("ZOOKEEPER_SERVERS").unwrap_or_else(|_| "127.0.0.1:2181".to_owned());
     let dir = std::env::var("ZKSTRUCT_DIR").unwrap_or_else(|_| "/zkstruct/process-monitor".to_owned());
 
-    let initial = MonitorState { patterns: vec!["systemd*".into(), "rsync*".into()], interval_ms: 1000 };
+    let initial = MonitorState {
+        patterns: vec!["systemd*".into(), "rsync*".into()],
+        interval_ms: 1000,
+    };
     let state = Shared::builder(&servers, &dir).create_or_open(initial).await?;
     let mut changes = state.subscribe();
     let current = state.read()?;
@@ -82,10 +86,15 @@ fn describe(change: &MonitorStateChange) -> String {
         MonitorStateChange::Patterns(VecChange::Removed { index, value }) => {
             format!("pattern {value:?} removed from index {index}")
         }
-        MonitorStateChange::Patterns(VecChange::Modified { index, change: Modified { old, new } }) => {
+        MonitorStateChange::Patterns(VecChange::Modified {
+            index,
+            change: Modified { old, new },
+        }) => {
             format!("pattern at index {index} changed from {old:?} to {new:?}")
         }
-        MonitorStateChange::IntervalMs(Modified { old, new }) => format!("interval changed from {old} ms to {new} ms"),
+        MonitorStateChange::IntervalMs(Modified { old, new }) => {
+            format!("interval changed from {old} ms to {new} ms")
+        }
     }
 }
 
@@ -121,7 +130,9 @@ fn scan(state: &Shared<MonitorState>) {
 
 /// Lists `(pid, name)` of the running processes, from `/proc/<pid>/comm`.
 fn processes() -> Vec<(u32, String)> {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     let mut processes: Vec<(u32, String)> = entries
         .filter_map(|entry| {
             let entry = entry.ok()?;

@@ -20,11 +20,17 @@ pub struct MonitorState {
 }
 
 fn seed() -> MonitorState {
-    MonitorState { patterns: vec!["systemd*".into(), "rsync*".into()], interval_ms: 1000 }
+    MonitorState {
+        patterns: vec!["systemd*".into(), "rsync*".into()],
+        interval_ms: 1000,
+    }
 }
 
 async fn open_pair(server: &ZkServer, dir: &str) -> (Shared<MonitorState>, Shared<MonitorState>) {
-    let first = Shared::builder(server.connect_string(), dir).create_or_open(seed()).await.expect("first opens");
+    let first = Shared::builder(server.connect_string(), dir)
+        .create_or_open(seed())
+        .await
+        .expect("first opens");
     let second = Shared::<MonitorState>::builder(server.connect_string(), dir)
         .open(Duration::from_secs(10))
         .await
@@ -36,13 +42,22 @@ async fn open_pair(server: &ZkServer, dir: &str) -> (Shared<MonitorState>, Share
 async fn seed_example_yields_one_typed_change() {
     init_tracing();
     let server = ZkServer::start().await.unwrap();
-    let state = Shared::builder(server.connect_string(), unique_dir("seed")).create_or_open(seed()).await.unwrap();
+    let state = Shared::builder(server.connect_string(), unique_dir("seed"))
+        .create_or_open(seed())
+        .await
+        .unwrap();
 
-    let changes = state.update(|s| s.patterns.push("firefox*".into())).await.unwrap();
+    let changes = state
+        .update(|s| s.patterns.push("firefox*".into()))
+        .await
+        .unwrap();
 
     assert_eq!(
         changes.changes(),
-        [MonitorStateChange::Patterns(VecChange::Added { index: 2, value: "firefox*".into() })]
+        [MonitorStateChange::Patterns(VecChange::Added {
+            index: 2,
+            value: "firefox*".into()
+        })]
     );
     assert_eq!(changes[0].key_path().to_string(), "$.patterns[2]");
     assert_eq!(changes.origin(), Origin::Local);
@@ -60,15 +75,27 @@ async fn two_instances_see_each_others_changes() {
 
     first.set_interval_ms(500).await.unwrap();
     let seen = next_changes(&mut second_events, EVENT_TIMEOUT).await;
-    assert_eq!(seen.changes(), [MonitorStateChange::IntervalMs(Modified { old: 1000, new: 500 })]);
+    assert_eq!(
+        seen.changes(),
+        [MonitorStateChange::IntervalMs(Modified { old: 1000, new: 500 })]
+    );
     assert_eq!(seen.origin(), Origin::Remote);
     let own = next_changes(&mut first_events, EVENT_TIMEOUT).await;
     assert_eq!(own.origin(), Origin::Local);
     assert_eq!(own.changes(), seen.changes());
 
-    second.update(|s| s.patterns.retain(|p| p != "rsync*")).await.unwrap();
+    second
+        .update(|s| s.patterns.retain(|p| p != "rsync*"))
+        .await
+        .unwrap();
     let seen = next_changes(&mut first_events, EVENT_TIMEOUT).await;
-    assert_eq!(seen.changes(), [MonitorStateChange::Patterns(VecChange::Removed { index: 1, value: "rsync*".into() })]);
+    assert_eq!(
+        seen.changes(),
+        [MonitorStateChange::Patterns(VecChange::Removed {
+            index: 1,
+            value: "rsync*".into()
+        })]
+    );
     assert_eq!(first.patterns().unwrap(), ["systemd*"]);
     assert_eq!(second.interval_ms().unwrap(), 500);
 }
@@ -78,7 +105,10 @@ async fn kazoo_write_reaches_subscribers() {
     init_tracing();
     let server = ZkServer::start().await.unwrap();
     let dir = unique_dir("kazoo");
-    let state = Shared::builder(server.connect_string(), &dir).create_or_open(seed()).await.unwrap();
+    let state = Shared::builder(server.connect_string(), &dir)
+        .create_or_open(seed())
+        .await
+        .unwrap();
     let mut events = state.subscribe();
 
     kazoo_set(
@@ -91,7 +121,10 @@ async fn kazoo_write_reaches_subscribers() {
     assert_eq!(
         seen.changes(),
         [
-            MonitorStateChange::Patterns(VecChange::Added { index: 2, value: "firefox*".into() }),
+            MonitorStateChange::Patterns(VecChange::Added {
+                index: 2,
+                value: "firefox*".into()
+            }),
             MonitorStateChange::IntervalMs(Modified { old: 1000, new: 250 }),
         ]
     );
@@ -102,24 +135,45 @@ async fn kazoo_write_reaches_subscribers() {
 async fn zkcli_write_reaches_handler() {
     init_tracing();
     let server = ZkServer::start().await.unwrap();
-    let state = Shared::builder(server.connect_string(), unique_dir("zkcli")).create_or_open(seed()).await.unwrap();
+    let state = Shared::builder(server.connect_string(), unique_dir("zkcli"))
+        .create_or_open(seed())
+        .await
+        .unwrap();
     let (sender, mut received) = tokio::sync::mpsc::unbounded_channel();
     let _handler = state.on_change(move |event| {
         let _ = sender.send(event);
     });
 
-    zkcli(&server.connect_string(), &["set", state.payload_path(), r#"{"patterns":["cron*"],"interval_ms":1000}"#]);
+    zkcli(
+        &server.connect_string(),
+        &[
+            "set",
+            state.payload_path(),
+            r#"{"patterns":["cron*"],"interval_ms":1000}"#,
+        ],
+    );
 
-    let event = tokio::time::timeout(EVENT_TIMEOUT, received.recv()).await.unwrap().unwrap();
-    let Event::Changed(seen) = event else { panic!("expected a change set, got {event:?}") };
+    let event = tokio::time::timeout(EVENT_TIMEOUT, received.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let Event::Changed(seen) = event else {
+        panic!("expected a change set, got {event:?}")
+    };
     assert_eq!(
         seen.changes(),
         [
             MonitorStateChange::Patterns(VecChange::Modified {
                 index: 0,
-                change: Modified { old: "systemd*".into(), new: "cron*".into() }
+                change: Modified {
+                    old: "systemd*".into(),
+                    new: "cron*".into()
+                }
             }),
-            MonitorStateChange::Patterns(VecChange::Removed { index: 1, value: "rsync*".into() }),
+            MonitorStateChange::Patterns(VecChange::Removed {
+                index: 1,
+                value: "rsync*".into()
+            }),
         ]
     );
 }
@@ -129,27 +183,46 @@ async fn foreign_write_under_the_closure_is_a_stale_write() {
     init_tracing();
     let server = ZkServer::start().await.unwrap();
     let servers = server.connect_string();
-    let state = Shared::builder(&servers, unique_dir("stale")).create_or_open(seed()).await.unwrap();
+    let state = Shared::builder(&servers, unique_dir("stale"))
+        .create_or_open(seed())
+        .await
+        .unwrap();
     let payload = state.payload_path().to_owned();
 
     // The foreign client ignores the lock and writes while the update computes its value,
     // so the local copy the closure saw is behind when the write is sent.
     let result = state
         .update(|s| {
-            kazoo_set(&servers, &payload, r#"{"patterns": ["foreign*"], "interval_ms": 7}"#);
+            kazoo_set(
+                &servers,
+                &payload,
+                r#"{"patterns": ["foreign*"], "interval_ms": 7}"#,
+            );
             s.interval_ms = 99;
         })
         .await;
 
-    let Err(Error::StaleWrite { local, remote, .. }) = result else { panic!("expected StaleWrite, got {result:?}") };
+    let Err(Error::StaleWrite { local, remote, .. }) = result else {
+        panic!("expected StaleWrite, got {result:?}")
+    };
     assert_eq!(local.version(), 0);
     assert_eq!(remote.version(), 1);
     let stored: serde_json::Value = serde_json::from_str(&kazoo_get(&servers, &payload)).unwrap();
-    assert_eq!(stored, serde_json::json!({"patterns": ["foreign*"], "interval_ms": 7}));
-    assert_eq!(state.read().unwrap().interval_ms, 7, "the stale write brought the local copy up to date");
+    assert_eq!(
+        stored,
+        serde_json::json!({"patterns": ["foreign*"], "interval_ms": 7})
+    );
+    assert_eq!(
+        state.read().unwrap().interval_ms,
+        7,
+        "the stale write brought the local copy up to date"
+    );
 
     let retried = state.update(|s| s.interval_ms = 99).await.unwrap();
-    assert_eq!(retried.changes(), [MonitorStateChange::IntervalMs(Modified { old: 7, new: 99 })]);
+    assert_eq!(
+        retried.changes(),
+        [MonitorStateChange::IntervalMs(Modified { old: 7, new: 99 })]
+    );
     assert_eq!(state.read_consistent().await.unwrap().patterns, ["foreign*"]);
 }
 
@@ -166,16 +239,23 @@ async fn read_is_stale_while_server_is_down() {
     assert!(state.read().is_ok());
 
     server.stop().await.unwrap();
-    wait_until(Duration::from_secs(30), "read() to report a stale copy", || async {
-        matches!(state.read(), Err(Error::Stale { .. }))
-    })
+    wait_until(
+        Duration::from_secs(30),
+        "read() to report a stale copy",
+        || async { matches!(state.read(), Err(Error::Stale { .. })) },
+    )
     .await;
     let Err(error) = state.read() else { unreachable!() };
     assert!(error.to_string().contains("freshness limit of 500ms"), "{error}");
     assert_eq!(state.read_dirty().interval_ms, 1000);
 
     server.start_again().await.unwrap();
-    wait_until(Duration::from_secs(30), "read() to succeed after the restart", || async { state.read().is_ok() }).await;
+    wait_until(
+        Duration::from_secs(30),
+        "read() to succeed after the restart",
+        || async { state.read().is_ok() },
+    )
+    .await;
     state.set_interval_ms(10).await.unwrap();
 }
 
@@ -184,9 +264,16 @@ async fn read_consistent_returns_foreign_write_at_once() {
     init_tracing();
     let server = ZkServer::start().await.unwrap();
     let servers = server.connect_string();
-    let state = Shared::builder(&servers, unique_dir("consistent")).create_or_open(seed()).await.unwrap();
+    let state = Shared::builder(&servers, unique_dir("consistent"))
+        .create_or_open(seed())
+        .await
+        .unwrap();
 
-    kazoo_set(&servers, state.payload_path(), r#"{"patterns": [], "interval_ms": 42}"#);
+    kazoo_set(
+        &servers,
+        state.payload_path(),
+        r#"{"patterns": [], "interval_ms": 42}"#,
+    );
     let snapshot = state.read_consistent().await.unwrap();
 
     assert_eq!(snapshot.interval_ms, 42);
@@ -243,7 +330,10 @@ async fn concurrent_updaters_count_exactly() {
     }
     tracing::info!(stale_writes, "updates retried after a stale write");
     let lock_dir = format!("{dir}/lock");
-    assert!(kazoo_children(&server.connect_string(), &lock_dir).is_empty(), "lock nodes were left behind");
+    assert!(
+        kazoo_children(&server.connect_string(), &lock_dir).is_empty(),
+        "lock nodes were left behind"
+    );
 }
 
 #[tokio::test]
@@ -251,7 +341,10 @@ async fn invalid_payload_keeps_last_good_state() {
     init_tracing();
     let server = ZkServer::start().await.unwrap();
     let servers = server.connect_string();
-    let state = Shared::builder(&servers, unique_dir("invalid")).create_or_open(seed()).await.unwrap();
+    let state = Shared::builder(&servers, unique_dir("invalid"))
+        .create_or_open(seed())
+        .await
+        .unwrap();
     let mut events = state.subscribe();
 
     for (payload, expected) in [
@@ -261,7 +354,13 @@ async fn invalid_payload_keeps_last_good_state() {
     ] {
         kazoo_set(&servers, state.payload_path(), payload);
         let event = next_event(&mut events, EVENT_TIMEOUT).await;
-        let Event::Failed(Error::Decode { path, version, source, .. }) = &event else {
+        let Event::Failed(Error::Decode {
+            path,
+            version,
+            source,
+            ..
+        }) = &event
+        else {
             panic!("expected a decode failure, got {event:?}")
         };
         assert_eq!(path, state.payload_path());
@@ -271,16 +370,29 @@ async fn invalid_payload_keeps_last_good_state() {
     }
 
     let refused = state.update(|s| s.interval_ms = 1).await;
-    assert!(matches!(refused, Err(Error::InvalidPayload { .. })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(Error::InvalidPayload { .. })),
+        "{refused:?}"
+    );
     assert_eq!(kazoo_get(&servers, state.payload_path()), r#"{"patterns": []}"#);
 
-    kazoo_set(&servers, state.payload_path(), r#"{"patterns": [], "interval_ms": 1000}"#);
+    kazoo_set(
+        &servers,
+        state.payload_path(),
+        r#"{"patterns": [], "interval_ms": 1000}"#,
+    );
     let recovered = next_changes(&mut events, EVENT_TIMEOUT).await;
     assert_eq!(
         recovered.changes(),
         [
-            MonitorStateChange::Patterns(VecChange::Removed { index: 1, value: "rsync*".into() }),
-            MonitorStateChange::Patterns(VecChange::Removed { index: 0, value: "systemd*".into() }),
+            MonitorStateChange::Patterns(VecChange::Removed {
+                index: 1,
+                value: "rsync*".into()
+            }),
+            MonitorStateChange::Patterns(VecChange::Removed {
+                index: 0,
+                value: "systemd*".into()
+            }),
         ]
     );
 }
@@ -291,18 +403,30 @@ async fn open_waits_for_the_payload() {
     let server = ZkServer::start().await.unwrap();
     let dir = unique_dir("wait");
 
-    let missing = Shared::<MonitorState>::builder(server.connect_string(), &dir).open(Duration::from_millis(300)).await;
+    let missing = Shared::<MonitorState>::builder(server.connect_string(), &dir)
+        .open(Duration::from_millis(300))
+        .await;
     assert!(matches!(missing, Err(Error::OpenTimeout { .. })), "{missing:?}");
 
     let servers = server.connect_string();
     let waiting = tokio::spawn({
         let dir = dir.clone();
-        async move { Shared::<MonitorState>::builder(servers, dir).open(Duration::from_secs(20)).await }
+        async move {
+            Shared::<MonitorState>::builder(servers, dir)
+                .open(Duration::from_secs(20))
+                .await
+        }
     });
-    let creator = Shared::builder(server.connect_string(), &dir).create_or_open(seed()).await.unwrap();
+    let creator = Shared::builder(server.connect_string(), &dir)
+        .create_or_open(seed())
+        .await
+        .unwrap();
     let opened = waiting.await.unwrap().unwrap();
     assert_eq!(*opened.read().unwrap(), seed());
-    assert_eq!(creator.read().unwrap().version(), opened.read().unwrap().version());
+    assert_eq!(
+        creator.read().unwrap().version(),
+        opened.read().unwrap().version()
+    );
 }
 
 #[tokio::test]
@@ -310,11 +434,20 @@ async fn create_or_open_adopts_existing_payload() {
     init_tracing();
     let server = ZkServer::start().await.unwrap();
     let dir = unique_dir("adopt");
-    let first = Shared::builder(server.connect_string(), &dir).create_or_open(seed()).await.unwrap();
+    let first = Shared::builder(server.connect_string(), &dir)
+        .create_or_open(seed())
+        .await
+        .unwrap();
     first.set_interval_ms(5).await.unwrap();
 
-    let other = MonitorState { patterns: vec!["never*".into()], interval_ms: 1 };
-    let second = Shared::builder(server.connect_string(), &dir).create_or_open(other).await.unwrap();
+    let other = MonitorState {
+        patterns: vec!["never*".into()],
+        interval_ms: 1,
+    };
+    let second = Shared::builder(server.connect_string(), &dir)
+        .create_or_open(other)
+        .await
+        .unwrap();
 
     assert_eq!(second.read().unwrap().patterns, seed().patterns);
     assert_eq!(second.read().unwrap().interval_ms, 5);
@@ -338,8 +471,14 @@ async fn listener_nodes_follow_instances() {
     assert_eq!(first.instance_id(), "agent-1");
     assert_eq!(first.instances().await.unwrap(), ["agent-1", "agent-2"]);
 
-    let duplicate = Shared::builder(server.connect_string(), &dir).instance_id("agent-2").create_or_open(seed()).await;
-    assert!(matches!(duplicate, Err(Error::InstanceIdInUse { .. })), "{duplicate:?}");
+    let duplicate = Shared::builder(server.connect_string(), &dir)
+        .instance_id("agent-2")
+        .create_or_open(seed())
+        .await;
+    assert!(
+        matches!(duplicate, Err(Error::InstanceIdInUse { .. })),
+        "{duplicate:?}"
+    );
 
     second.close().await.unwrap();
     assert_eq!(first.instances().await.unwrap(), ["agent-1"]);
@@ -351,9 +490,11 @@ async fn listener_nodes_follow_instances() {
         .await
         .unwrap();
     drop(third);
-    wait_until(Duration::from_secs(10), "the dropped instance's node to vanish", || async {
-        first.instances().await.unwrap() == ["agent-1"]
-    })
+    wait_until(
+        Duration::from_secs(10),
+        "the dropped instance's node to vanish",
+        || async { first.instances().await.unwrap() == ["agent-1"] },
+    )
     .await;
 }
 
@@ -372,16 +513,21 @@ async fn lock_timeout_leaves_no_lock_node() {
     let holder = ForeignNode::create(&servers, &format!("{lock_dir}/_c_foreign-lock-"));
 
     let result = state.update(|s| s.interval_ms = 1).await;
-    let Err(Error::LockTimeout { holder: reported, .. }) = &result else { panic!("expected LockTimeout, got {result:?}") };
+    let Err(Error::LockTimeout { holder: reported, .. }) = &result else {
+        panic!("expected LockTimeout, got {result:?}")
+    };
     assert_eq!(reported, &holder.path);
 
     // An update cancelled while it waits for the lock leaves nothing behind either.
-    let cancelled = tokio::time::timeout(Duration::from_millis(100), state.update(|s| s.interval_ms = 2)).await;
+    let cancelled =
+        tokio::time::timeout(Duration::from_millis(100), state.update(|s| s.interval_ms = 2)).await;
     assert!(cancelled.is_err());
     let holder_name = holder.path.rsplit('/').next().unwrap().to_owned();
-    wait_until(Duration::from_secs(10), "only the foreign lock node to remain", || async {
-        kazoo_children(&servers, &lock_dir) == [holder_name.clone()]
-    })
+    wait_until(
+        Duration::from_secs(10),
+        "only the foreign lock node to remain",
+        || async { kazoo_children(&servers, &lock_dir) == [holder_name.clone()] },
+    )
     .await;
 
     holder.release();

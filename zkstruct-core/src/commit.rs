@@ -24,7 +24,7 @@ use crate::watcher::apply_remote;
 use crate::ZkShared;
 
 /// Marks a local write in flight, so the watcher reads the payload only after the write
-/// has been applied, and sees its own write as an echo instead of a remote change.
+/// has been applied, and treats its own write as an echo instead of a remote change.
 #[derive(Default)]
 pub(crate) struct CommitGate {
     in_flight: AtomicBool,
@@ -141,7 +141,7 @@ where
     };
 
     // The local copy must be the version ZooKeeper holds. If it is behind, take the newer
-    // version in, so a retry sees it, and refuse this update.
+    // version in, so a retry starts from it, and reject this update.
     let base = context.state.snapshot();
     let remote = Version::from_stat(&stat);
     if remote != base.version() {

@@ -8,7 +8,7 @@ use crate::state::Version;
 /// The error type of every fallible zkstruct operation.
 ///
 /// Each variant names the ZooKeeper path involved and, where there is one, the payload
-/// version. Its message says what to do next. `Error` is `Clone`, so one error can reach
+/// version. Its message also tells the caller what to do next. `Error` is `Clone`, so one error can reach
 /// several subscribers.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
@@ -18,7 +18,7 @@ pub enum Error {
     InvalidPath {
         /// The path as given.
         path: String,
-        /// What is wrong with it.
+        /// The rule the value breaks.
         reason: &'static str,
     },
 
@@ -27,7 +27,7 @@ pub enum Error {
     InvalidInstanceId {
         /// The id as given.
         id: String,
-        /// What is wrong with it.
+        /// The rule the value breaks.
         reason: &'static str,
     },
 
@@ -48,7 +48,7 @@ pub enum Error {
     InvalidOption {
         /// The builder method that took the value.
         option: &'static str,
-        /// What is wrong with the value.
+        /// The rule the value breaks.
         reason: &'static str,
     },
 
@@ -141,7 +141,7 @@ pub enum Error {
         version: Version,
         /// The Rust type it was decoded into.
         type_name: &'static str,
-        /// Why it does not decode.
+        /// The decode error.
         reason: String,
     },
 
@@ -231,7 +231,7 @@ pub enum Error {
     SessionLost {
         /// The node the operation addressed.
         path: String,
-        /// Why there is no session.
+        /// The cause, such as an expiry or a timeout.
         reason: String,
     },
 

@@ -14,7 +14,7 @@ use crate::diff::Diff;
 use crate::error::Error;
 use crate::state::{Snapshot, Version};
 
-/// Where a change was made.
+/// The place a change was made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Origin {
     /// An update made through this handle.
@@ -42,7 +42,7 @@ impl<T: Diff> ChangeSet<T> {
         }
     }
 
-    /// The changes, in the order [`Diff::apply`] replays them.
+    /// Returns the changes, in the order [`Diff::apply`] replays them.
     pub fn changes(&self) -> &[T::Change] {
         &self.changes
     }
@@ -52,17 +52,17 @@ impl<T: Diff> ChangeSet<T> {
         self.changes
     }
 
-    /// Whether the change was made here or elsewhere.
+    /// Returns whether the change was made here or elsewhere.
     pub fn origin(&self) -> Origin {
         self.origin
     }
 
-    /// The payload version these changes produced.
+    /// Returns the payload version these changes produced.
     pub fn version(&self) -> Version {
         self.snapshot.version()
     }
 
-    /// The whole value after these changes.
+    /// Returns the whole value after these changes.
     pub fn snapshot(&self) -> &Snapshot<T> {
         &self.snapshot
     }
@@ -114,7 +114,7 @@ impl<T: Diff> fmt::Debug for ChangeSet<T> {
     }
 }
 
-/// What a subscriber receives.
+/// An item of a [`Subscription`].
 #[non_exhaustive]
 pub enum Event<T: Diff> {
     /// A new payload version was committed; here is what changed in it.
@@ -147,7 +147,7 @@ impl<T: Diff> fmt::Debug for Event<T> {
     }
 }
 
-/// What the runtime sends once, shared by every subscriber.
+/// A notice sent once and shared by every subscriber.
 pub(crate) enum Notice<T: Diff> {
     Changed(ChangeSet<T>),
     Failed(Error),

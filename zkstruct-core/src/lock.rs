@@ -41,7 +41,7 @@ impl LockNode {
         }
     }
 
-    /// The full path of the node, once known.
+    /// Returns the full path of the node, or the lock dir while the path is unknown.
     pub(crate) fn path(&self) -> &str {
         self.path.as_deref().unwrap_or(&self.lock_dir)
     }

@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 /// The nodes of one shared value.
 #[derive(Clone, Debug)]
 pub(crate) struct Paths {
-    /// `/<dir>`: holds the object.
+    /// `/<dir>`: the parent of the other nodes.
     pub(crate) dir: String,
     /// `/<dir>/payload`: the value as JSON.
     pub(crate) payload: String,

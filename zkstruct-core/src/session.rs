@@ -27,8 +27,8 @@ pub(crate) struct SessionConfig {
 /// A ZooKeeper session that renews itself.
 ///
 /// `zookeeper-client` treats an expired session as final. `Session` opens a new one when
-/// that happens and publishes it as the next [`Generation`], so ephemeral nodes and watches
-/// can be restored by whoever follows the generations.
+/// that happens and publishes it as the next [`Generation`], so the tasks that follow the
+/// generations can restore their ephemeral nodes and watches.
 #[derive(Clone)]
 pub(crate) struct Session {
     inner: Arc<SessionInner>,
@@ -71,12 +71,12 @@ impl Session {
         Ok(Session { inner })
     }
 
-    /// The current generation.
+    /// Returns the current generation.
     pub(crate) fn current(&self) -> Generation {
         self.inner.current.borrow().clone()
     }
 
-    /// A receiver that sees every new generation.
+    /// Returns a receiver that is notified of every new generation.
     pub(crate) fn generations(&self) -> watch::Receiver<Generation> {
         self.inner.current.subscribe()
     }

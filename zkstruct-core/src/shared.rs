@@ -41,7 +41,7 @@ pub trait ZkShared: Diff + serde::Serialize + serde::de::DeserializeOwned + Send
     }
 }
 
-/// What the handle's tasks share.
+/// The state and settings that the handle's tasks share.
 pub(crate) struct Context<T: ZkShared> {
     pub(crate) paths: Paths,
     pub(crate) instance_id: String,
@@ -132,7 +132,10 @@ impl<T: ZkShared> Shared<T> {
             None => None,
         };
 
-        let config = SessionConfig { servers, session_timeout: options.session_timeout };
+        let config = SessionConfig {
+            servers,
+            session_timeout: options.session_timeout,
+        };
         let session = Session::connect(config).await?;
         let generation = session.current();
         let client = &generation.client;
@@ -208,8 +211,8 @@ impl<T: ZkShared> Shared<T> {
     /// limit.
     ///
     /// This takes no lock and does no I/O. While the session is connected, the payload
-    /// watch keeps the copy verified; after a disconnection, the copy ages from the last
-    /// moment the server was known to answer.
+    /// watch keeps the copy verified. After a disconnection, the copy ages from the last
+    /// moment the server was known to respond.
     ///
     /// # Errors
     ///
@@ -236,7 +239,7 @@ impl<T: ZkShared> Shared<T> {
         self.inner.context.state.snapshot()
     }
 
-    /// Returns the value as ZooKeeper holds it now.
+    /// Returns the value that ZooKeeper stores now.
     ///
     /// Compares the local version with the server's after a `sync`, and reads the payload
     /// only when the local copy is behind. Subscribers receive the changes it catches up on.
@@ -254,7 +257,7 @@ impl<T: ZkShared> Shared<T> {
     ///
     /// `change` runs once, on a clone of the latest version, while this handle's mutex and
     /// the ZooKeeper write lock are held. The result is written only if ZooKeeper still
-    /// holds the version the closure saw, so no other writer's change is overwritten. A
+    /// stores the version the closure saw, so no other writer's change is overwritten. A
     /// closure that changes nothing writes nothing.
     ///
     /// # Errors
@@ -300,7 +303,7 @@ impl<T: ZkShared> Shared<T> {
         }))
     }
 
-    /// This instance's id, which names its node under `/<dir>/listeners`.
+    /// Returns this instance's id, which names its node under `/<dir>/listeners`.
     pub fn instance_id(&self) -> &str {
         &self.inner.context.instance_id
     }
@@ -315,17 +318,23 @@ impl<T: ZkShared> Shared<T> {
         presence::instances(&context.session.current().client, &context.paths).await
     }
 
-    /// The id of the current ZooKeeper session, in hex.
+    /// Returns the id of the current ZooKeeper session, in hex.
     pub fn session_id(&self) -> String {
-        self.inner.context.session.current().client.session_id().to_string()
+        self.inner
+            .context
+            .session
+            .current()
+            .client
+            .session_id()
+            .to_string()
     }
 
-    /// The dir that holds the value.
+    /// Returns the dir that contains the value.
     pub fn dir(&self) -> &str {
         &self.inner.context.paths.dir
     }
 
-    /// The path of the payload node, `/<dir>/payload`.
+    /// Returns the path of the payload node, `/<dir>/payload`.
     pub fn payload_path(&self) -> &str {
         &self.inner.context.paths.payload
     }

@@ -36,17 +36,17 @@ impl Version {
         }
     }
 
-    /// ZooKeeper's data version of the payload node.
+    /// Returns ZooKeeper's data version of the payload node.
     pub fn version(&self) -> i32 {
         self.version
     }
 
-    /// The id of the transaction that created the payload node.
+    /// Returns the id of the transaction that created the payload node.
     pub fn czxid(&self) -> i64 {
         self.czxid
     }
 
-    /// The id of the transaction that wrote this version.
+    /// Returns the id of the transaction that wrote this version.
     pub fn mzxid(&self) -> i64 {
         self.mzxid
     }
@@ -83,7 +83,7 @@ pub struct Snapshot<T> {
 }
 
 impl<T> Snapshot<T> {
-    /// The payload version this value was decoded from or written as.
+    /// Returns the payload version this value was decoded from or written as.
     pub fn version(&self) -> Version {
         self.loaded.version
     }
@@ -158,7 +158,7 @@ impl Freshness {
         }
     }
 
-    /// Records a read that the server answered just now.
+    /// Records a read that the server responded to just now.
     pub(crate) fn mark_verified(&self) {
         self.verified_at
             .fetch_max(self.nanos_since_origin(Instant::now()), Ordering::AcqRel);
@@ -249,7 +249,7 @@ impl<T: ZkShared> State<T> {
         );
 
         if !change_set.is_empty() {
-            // An error only means that nobody subscribes right now.
+            // Sending fails only when there are no subscribers.
             let _ = self.events.send(Arc::new(Notice::Changed(change_set.clone())));
         }
         self.current.store(loaded);

@@ -15,7 +15,7 @@ use crate::shared::Context;
 use crate::state::{Loaded, Version};
 use crate::ZkShared;
 
-/// How following one session ended.
+/// The reason the watcher stopped following one session.
 enum Ended {
     /// The handle was closed or dropped.
     Stopped,
@@ -180,7 +180,7 @@ pub(crate) async fn refresh<T: ZkShared>(context: &Context<T>, client: &Client) 
 }
 
 /// Decodes a payload read from ZooKeeper and applies it, unless the local copy already
-/// holds this version or a newer one.
+/// contains this version or a newer one.
 ///
 /// Returns the decode error, which was also reported to subscribers.
 pub(crate) fn apply_remote<T: ZkShared>(

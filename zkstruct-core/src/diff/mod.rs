@@ -1,7 +1,7 @@
 //! Typed, field-by-field comparison of two values.
 //!
-//! Every type that can live in a shared struct implements [`Diff`]: it knows how to compare
-//! two of its values and what a change to it looks like ([`Diff::Change`]). Changes compose,
+//! Every type that can live in a shared struct implements [`Diff`], which compares two
+//! of its values and defines the type of a change to it ([`Diff::Change`]). Changes compose,
 //! so a change deep inside a struct is a chain of typed values that can be matched on:
 //!
 //! ```
@@ -121,12 +121,12 @@ impl ApplyError {
         self
     }
 
-    /// The key path of the value the change did not fit.
+    /// Returns the key path of the value the change did not fit.
     pub fn path(&self) -> &KeyPath {
         &self.path
     }
 
-    /// Why the change did not fit.
+    /// Returns the reason the change did not fit.
     pub fn reason(&self) -> &'static str {
         self.reason
     }

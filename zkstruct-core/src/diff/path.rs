@@ -12,7 +12,7 @@ pub enum PathSegment {
     Key(String),
 }
 
-/// Where a change sits in the JSON document, from its root.
+/// The location of a change in the JSON document, from its root.
 ///
 /// `Display` writes JSONPath (`$.patterns[2]`, `$.hosts["web-1"].port`);
 /// [`KeyPath::to_json_pointer`] writes an RFC 6901 JSON Pointer (`/patterns/2`).
@@ -37,7 +37,7 @@ impl KeyPath {
         self.segments.push_front(segment);
     }
 
-    /// The segments, from the root down.
+    /// Returns the segments, from the root down.
     pub fn segments(&self) -> impl ExactSizeIterator<Item = &PathSegment> + '_ {
         self.segments.iter()
     }
@@ -97,7 +97,7 @@ impl fmt::Display for KeyPath {
     }
 }
 
-/// A change that knows where in the JSON document it applies.
+/// A change that can report where in the JSON document it applies.
 pub trait ChangePath {
     /// Appends the segments from the diffed value down to the changed value.
     fn write_path(&self, path: &mut KeyPath);

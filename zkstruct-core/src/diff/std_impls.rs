@@ -167,9 +167,9 @@ where
 
 /// A change to one element of a `Vec`, by index.
 ///
-/// Positions are compared pairwise: a changed position is `Modified`, elements past the
-/// old length are `Added` (ascending), and elements past the new length are `Removed`
-/// (descending, so each removal applies to the end of the vector left by the one before).
+/// Positions are compared pairwise. A changed position is `Modified`, and elements past the
+/// old length are `Added` in ascending order. Elements past the new length are `Removed` in
+/// descending order, so each removal applies to the end of the vector left by the one before.
 #[derive(Clone, Debug, PartialEq)]
 pub enum VecChange<T: Diff> {
     /// An element appended at `index`.
@@ -190,7 +190,7 @@ pub enum VecChange<T: Diff> {
     Modified {
         /// Position of the element.
         index: usize,
-        /// What changed in it.
+        /// The change inside the element.
         change: T::Change,
     },
 }
@@ -288,7 +288,7 @@ pub enum MapChange<K, V: Diff> {
     Modified {
         /// The entry's key.
         key: K,
-        /// What changed in its value.
+        /// The change inside the value.
         change: V::Change,
     },
 }

@@ -41,7 +41,7 @@ use tokio::time::Instant;
 /// The class path used when `ZKSTRUCT_ZOOKEEPER_CLASSPATH` is not set.
 pub const DEFAULT_CLASSPATH: &str = "/usr/share/java/zookeeper.jar";
 
-/// How long a server may take to start answering.
+/// The maximum time a server may take to start responding.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Settings of a test server.
@@ -92,7 +92,7 @@ impl ZkServerBuilder {
         self
     }
 
-    /// Starts the server on a free loopback port and waits until it answers.
+    /// Starts the server on a free loopback port and waits until it responds.
     ///
     /// # Errors
     ///
@@ -147,22 +147,22 @@ impl ZkServer {
         ZkServerBuilder::default()
     }
 
-    /// The connect string, `127.0.0.1:<port>`.
+    /// Returns the connect string, `127.0.0.1:<port>`.
     pub fn connect_string(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
-    /// The client port.
+    /// Returns the client port.
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// The directory that holds `zoo.cfg`, the data dir and the server's log.
+    /// Returns the directory that contains `zoo.cfg`, the data dir and the server's log.
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
 
-    /// The process id of the running server.
+    /// Returns the process id of the running server.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }
@@ -207,7 +207,7 @@ impl ZkServer {
         Ok(())
     }
 
-    /// Freezes the server with SIGSTOP: it keeps its sockets open but answers nothing.
+    /// Freezes the server with SIGSTOP: it keeps its sockets open but responds to nothing.
     ///
     /// # Errors
     ///
@@ -288,7 +288,7 @@ impl ZkServer {
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!(
-                        "ZooKeeper did not answer on port {} within {START_TIMEOUT:?}; log:\n{}",
+                        "ZooKeeper did not respond on port {} within {START_TIMEOUT:?}; log:\n{}",
                         self.port,
                         self.log_tail()
                     ),
@@ -378,12 +378,12 @@ pub async fn four_letter_word(address: SocketAddr, word: &str) -> io::Result<Str
         })?
 }
 
-/// Picks a loopback port that is free now, outside the kernel's ephemeral range and apart
-/// from `taken`.
-pub(crate) fn free_port(taken: &[u16]) -> io::Result<u16> {
+/// Picks a loopback port that is free now, outside the kernel's ephemeral range and not in
+/// `excluded`.
+pub(crate) fn free_port(excluded: &[u16]) -> io::Result<u16> {
     for _ in 0..100 {
         let port = 20_000 + u16::try_from(process::random() % 12_000).unwrap_or(0);
-        if taken.contains(&port) {
+        if excluded.contains(&port) {
             continue;
         }
         if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {

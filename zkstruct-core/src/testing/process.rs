@@ -60,7 +60,7 @@ pub(crate) fn signal(child: &Child, signal: libc::c_int) -> io::Result<()> {
     Ok(())
 }
 
-/// A pseudo-random number, good enough to spread test ports.
+/// Returns a pseudo-random number, good enough to spread test ports.
 pub(crate) fn random() -> u64 {
     let bytes = uuid::Uuid::new_v4().into_bytes();
     u64::from_le_bytes(bytes[..8].try_into().unwrap_or_default())

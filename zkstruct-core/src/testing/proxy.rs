@@ -8,7 +8,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-/// What the proxy does with traffic.
+/// The treatment of traffic through a [`FaultProxy`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProxyMode {
     /// Forwards bytes both ways.
@@ -49,7 +49,7 @@ impl FaultProxy {
         Ok(FaultProxy { address, mode, stop })
     }
 
-    /// The connect string of the proxy, `127.0.0.1:<port>`.
+    /// Returns the connect string of the proxy, `127.0.0.1:<port>`.
     pub fn connect_string(&self) -> String {
         self.address.to_string()
     }
@@ -59,7 +59,7 @@ impl FaultProxy {
         self.mode.send_replace(mode);
     }
 
-    /// The current mode.
+    /// Returns the current mode.
     pub fn mode(&self) -> ProxyMode {
         *self.mode.borrow()
     }
@@ -71,7 +71,12 @@ impl Drop for FaultProxy {
     }
 }
 
-async fn accept(listener: TcpListener, target: SocketAddr, mode: watch::Receiver<ProxyMode>, stop: CancellationToken) {
+async fn accept(
+    listener: TcpListener,
+    target: SocketAddr,
+    mode: watch::Receiver<ProxyMode>,
+    stop: CancellationToken,
+) {
     loop {
         let accepted = tokio::select! {
             _ = stop.cancelled() => return,
@@ -85,7 +90,9 @@ async fn accept(listener: TcpListener, target: SocketAddr, mode: watch::Receiver
         let mode = mode.clone();
         let stop = stop.clone();
         tokio::spawn(async move {
-            let Ok(server) = TcpStream::connect(target).await else { return };
+            let Ok(server) = TcpStream::connect(target).await else {
+                return;
+            };
             // Forward small writes at once: Nagle's algorithm would hold them back.
             let _ = client.set_nodelay(true);
             let _ = server.set_nodelay(true);
