@@ -13,5 +13,7 @@ pub use zkstruct_core::testing;
 /// Items that generated code names. Not public API: it may change in any release.
 #[doc(hidden)]
 pub mod __private {
+    pub use ::core;
+    pub use serde::{de::DeserializeOwned, Serialize};
     pub use zkstruct_core::diff::{apply_whole, diff_whole};
 }
