@@ -54,10 +54,14 @@ pub struct Shared<T: ZkShared> {
 impl<T: ZkShared> Shared<T> {
     /// Reads.
     pub fn read(&self) -> Result<Snapshot<T>, Error> {
-        Ok(Snapshot { value: self.value.clone() })
+        Ok(Snapshot {
+            value: self.value.clone(),
+        })
     }
 
     /// Updates.
+    // The explicit signature states that the future is `Send`, which `async fn` would not.
+    #[allow(clippy::manual_async_fn)]
     pub fn update<F>(&self, change: F) -> impl Future<Output = Result<ChangeSet<T>, Error>> + Send + '_
     where
         F: FnOnce(&mut T) + Send + 'static,
@@ -65,7 +69,9 @@ impl<T: ZkShared> Shared<T> {
         async move {
             let mut value = T::clone(&self.value);
             change(&mut value);
-            Ok(ChangeSet { changes: T::changes(&self.value, &value) })
+            Ok(ChangeSet {
+                changes: T::changes(&self.value, &value),
+            })
         }
     }
 }

@@ -1,11 +1,12 @@
 //! Facade of zkstruct.
 #![warn(missing_docs)]
 
-pub use zkstruct_derive::ZkShared;
 pub use zkstruct_core::diff::{
-    ApplyError, ChangePath, Diff, KeyPath, MapChange, Modified, OptionChange, PathSegment, SetChange, VecChange,
+    ApplyError, ChangePath, Diff, KeyPath, MapChange, Modified, OptionChange, PathSegment, SetChange,
+    VecChange,
 };
 pub use zkstruct_core::{ChangeSet, Error, Shared, ZkShared};
+pub use zkstruct_derive::ZkShared;
 
 #[cfg(feature = "testing")]
 pub use zkstruct_core::testing;
