@@ -70,6 +70,8 @@ pub(crate) fn accessor_trait(container: &Container) -> TokenStream {
     quote! {
         #[doc = #doc]
         #[allow(unused_qualifications)]
+        // The method names come from the field names, which the struct's author chose.
+        #[allow(non_snake_case)]
         #allow_dead_code
         #vis trait #fields_trait #impl_generics #trait_where_clause {
             #(#declarations)*

@@ -210,7 +210,13 @@ impl<'a> Field<'a> {
             Some((_, ident)) => ident.clone(),
             None => member.clone(),
         };
-        let setter = format_ident!("set_{}", getter, span = getter.span());
+        // `_count` gets `set_count`, not `set__count`, which would not be snake case.
+        let setter_suffix = getter.unraw().to_string();
+        let setter = format_ident!(
+            "set_{}",
+            setter_suffix.trim_start_matches('_'),
+            span = getter.span()
+        );
 
         Field {
             member,

@@ -109,9 +109,9 @@ fn variant_doc(field: &Field) -> String {
     let key = &field.json_key;
     match field.mode {
         FieldMode::Opaque => {
-            format!("The field `{member}` (JSON key `{key}`) changed. It is compared as a whole.")
+            format!("A change to the field `{member}` (JSON key `{key}`), compared as a whole.")
         }
-        _ => format!("The field `{member}` (JSON key `{key}`) changed inside."),
+        _ => format!("A change to the field `{member}` (JSON key `{key}`)."),
     }
 }
 

@@ -209,17 +209,17 @@ pub(crate) fn accessor_trait_where_clause(container: &Container) -> WhereClause 
 }
 
 /// Builds the where-clause of the accessor impl: [`accessor_trait_where_clause`] and
-/// `Send + 'static` for each shared field type that mentions a parameter, because a setter
-/// moves the new value into the closure it passes to `Shared::update`.
+/// `Clone + Send + 'static` for each shared field type that mentions a parameter, because a
+/// getter clones the value and a setter moves it into the closure it passes to
+/// `Shared::update`.
 pub(crate) fn accessor_impl_where_clause(container: &Container) -> WhereClause {
     let core = container.core();
     let mut where_clause = accessor_trait_where_clause(container);
     for field in container.shared_fields() {
         if is_generic_type(&field.ty, container.generics) {
             let ty = &field.ty;
-            where_clause
-                .predicates
-                .push(parse_quote!(#ty: #core::marker::Send + 'static));
+            let bound = quote!(#core::clone::Clone + #core::marker::Send + 'static);
+            where_clause.predicates.push(parse_quote!(#ty: #bound));
         }
     }
     where_clause
