@@ -50,7 +50,7 @@ fn change_enum(container: &Container) -> TokenStream {
     let vis = container.vis;
     let change = container.change_ident();
     let generics = container.generics;
-    let where_clause = generics::change_where_clause(container);
+    let where_clause = generics::enum_where_clause(container);
 
     let struct_name = container.ident;
     let doc = format!(
@@ -128,7 +128,7 @@ fn change_impls(container: &Container) -> TokenStream {
     let core = container.core();
     let change = container.change_ident();
     let (impl_generics, type_generics, _) = container.generics.split_for_impl();
-    let where_clause = generics::change_where_clause(container);
+    let where_clause = generics::change_impl_where_clause(container);
     let fields: Vec<&Field> = container.shared_fields().collect();
     let variants: Vec<_> = fields.iter().map(|field| &field.variant).collect();
     let keys: Vec<_> = fields.iter().map(|field| &field.json_key).collect();

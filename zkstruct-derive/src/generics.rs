@@ -111,14 +111,13 @@ pub(crate) fn params_unused_by_shared_fields(container: &Container) -> Vec<Token
     unused
 }
 
-/// Builds the where-clause of the change enum and its trait impls: the struct's own
-/// predicates, a bound for each shared field whose type mentions a parameter, and
-/// `T: 'static` for each type parameter because a change type must be `'static`.
+/// Builds the where-clause of the change enum: the struct's own predicates, a bound for
+/// each shared field whose type mentions a parameter, and `T: 'static` for each type
+/// parameter because a change type must be `'static`.
 ///
-/// Fields whose types mention no parameter get no bound: a missing `Diff` there is
-/// reported at the field by the generated code, and a bound that cannot hold would be
-/// rejected as a trivially false bound instead.
-pub(crate) fn change_where_clause(container: &Container) -> WhereClause {
+/// A field type that mentions no parameter gets no bound here. If it lacks `Diff`, the
+/// enum's variant for it fails to compile, with the error at the field.
+pub(crate) fn enum_where_clause(container: &Container) -> WhereClause {
     let krate = container.krate();
     let core = container.core();
     let mut where_clause = struct_where_clause(container.generics);
@@ -149,12 +148,39 @@ pub(crate) fn change_where_clause(container: &Container) -> WhereClause {
     where_clause
 }
 
-/// Builds the where-clause of the `Diff` impl: [`change_where_clause`] and, for a generic
-/// struct, `Struct<T>: Clone`, which `Diff` requires and a derived `Clone` does not
-/// promise for every `T`.
+/// Builds the where-clause of the trait impls of the change enum: [`enum_where_clause`] and
+/// [`field_diff_assumptions`].
+pub(crate) fn change_impl_where_clause(container: &Container) -> WhereClause {
+    let mut where_clause = enum_where_clause(container);
+    where_clause.predicates.extend(field_diff_assumptions(container));
+    where_clause
+}
+
+/// Returns `for<'__field> Ty: Diff` for each compared field type that mentions no
+/// parameter.
+///
+/// When such a type lacks `Diff`, the change enum's variant reports it at the field. These
+/// predicates let every impl assume `Diff` instead of reporting it again elsewhere. The
+/// unused `for<'__field>` keeps the compiler from rejecting a predicate that cannot hold
+/// as a trivially false bound, and has no effect when the type implements `Diff`.
+fn field_diff_assumptions(container: &Container) -> Vec<WherePredicate> {
+    let krate = container.krate();
+    container
+        .shared_fields()
+        .filter(|field| field.mode == FieldMode::Diffed && !is_generic_type(&field.ty, container.generics))
+        .map(|field| {
+            let ty = &field.ty;
+            parse_quote!(for<'__field> #ty: #krate::Diff)
+        })
+        .collect()
+}
+
+/// Builds the where-clause of the `Diff` impl: [`change_impl_where_clause`] and, for a
+/// generic struct, `Struct<T>: Clone`, which `Diff` requires and a derived `Clone` does
+/// not promise for every `T`.
 pub(crate) fn diff_where_clause(container: &Container) -> WhereClause {
     let core = container.core();
-    let mut where_clause = change_where_clause(container);
+    let mut where_clause = change_impl_where_clause(container);
     if container.is_generic() {
         let self_ty = container.self_ty();
         where_clause
@@ -194,11 +220,13 @@ pub(crate) fn zk_shared_where_clause(container: &Container) -> WhereClause {
     where_clause
 }
 
-/// Builds the where-clause of the accessor trait: the struct's own predicates and, for a
-/// generic struct, `Struct<T>: ZkShared`, which `Shared<Struct<T>>` requires.
+/// Builds the where-clause of the accessor trait: the struct's own predicates,
+/// [`field_diff_assumptions`] and, for a generic struct, `Struct<T>: ZkShared`, which
+/// `Shared<Struct<T>>` requires.
 pub(crate) fn accessor_trait_where_clause(container: &Container) -> WhereClause {
     let krate = container.krate();
     let mut where_clause = struct_where_clause(container.generics);
+    where_clause.predicates.extend(field_diff_assumptions(container));
     if container.is_generic() {
         let self_ty = container.self_ty();
         where_clause
