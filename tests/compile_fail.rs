@@ -1,4 +1,4 @@
-//! Inputs that `#[derive(ZkShared)]` rejects, with the errors a user sees.
+//! Inputs that `#[derive(ZkShared)]` rejects, and the compile errors they produce.
 
 #[test]
 fn derive_errors() {

@@ -23,7 +23,7 @@ pub(crate) struct Container<'a> {
     pub(crate) has_named_fields: bool,
 }
 
-/// How a field takes part in sharing.
+/// The part a field takes in sharing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum FieldMode {
     /// Compared with the field type's own `Diff` implementation.
@@ -103,14 +103,15 @@ impl<'a> Container<'a> {
         container
     }
 
-    /// The struct's type with its generic arguments, such as `State<T>`.
+    /// Returns the struct's type with its generic arguments, such as `State<T>`.
     pub(crate) fn self_ty(&self) -> Type {
         let ident = self.ident;
         let (_, type_generics, _) = self.generics.split_for_impl();
         parse_quote!(#ident #type_generics)
     }
 
-    /// The path of the zkstruct facade: `::zkstruct` unless `#[zk(crate = "...")]` sets it.
+    /// Returns the path of the zkstruct facade: `::zkstruct` unless `#[zk(crate = "...")]`
+    /// sets it.
     pub(crate) fn krate(&self) -> Path {
         self.attrs
             .krate
@@ -118,32 +119,34 @@ impl<'a> Container<'a> {
             .unwrap_or_else(|| parse_quote!(::zkstruct))
     }
 
-    /// The path of `core`, re-exported by the facade.
+    /// Returns the path of `core`, re-exported by the facade.
     pub(crate) fn core(&self) -> TokenStream {
         let krate = self.krate();
         quote!(#krate::__private::core)
     }
 
-    /// The name of the change enum: `<Struct>Change` unless `#[zk(change = "...")]` sets it.
+    /// Returns the name of the change enum: `<Struct>Change` unless
+    /// `#[zk(change = "...")]` sets it.
     pub(crate) fn change_ident(&self) -> Ident {
         let default = || format_ident!("{}Change", self.ident);
         self.attrs.change.clone().unwrap_or_else(default)
     }
 
-    /// The name of the accessor trait: `<Struct>Fields` unless `#[zk(fields = "...")]` sets it.
+    /// Returns the name of the accessor trait: `<Struct>Fields` unless
+    /// `#[zk(fields = "...")]` sets it.
     pub(crate) fn fields_ident(&self) -> Ident {
         let default = || format_ident!("{}Fields", self.ident);
         self.attrs.fields.clone().unwrap_or_else(default)
     }
 
-    /// The fields that are shared, except those that validation rejected.
+    /// Iterates over the shared fields, except those that validation rejected.
     pub(crate) fn shared_fields(&self) -> impl Iterator<Item = &Field<'a>> {
         self.fields
             .iter()
             .filter(|field| field.mode != FieldMode::Local && !field.rejected)
     }
 
-    /// The `#[serde(skip)]` fields.
+    /// Iterates over the `#[serde(skip)]` fields.
     pub(crate) fn local_fields(&self) -> impl Iterator<Item = &Field<'a>> {
         self.fields.iter().filter(|field| field.mode == FieldMode::Local)
     }
@@ -232,7 +235,8 @@ impl<'a> Field<'a> {
         }
     }
 
-    /// The attribute or name to point at in an error about the field's accessor methods.
+    /// Returns the tokens that an error about the field's accessors points at: the
+    /// `accessor` literal, or else the field name.
     pub(crate) fn accessor_tokens(&self) -> TokenStream {
         match &self.attrs.accessor {
             Some((literal, _)) => quote!(#literal),

@@ -40,7 +40,8 @@ pub(crate) fn expand(container: &Container) -> TokenStream {
     }
 }
 
-/// The name of the hidden variant that uses the struct's otherwise unused parameters.
+/// Returns the name of the hidden variant that uses the struct's otherwise unused
+/// parameters.
 fn phantom_variant() -> TokenStream {
     quote!(__Phantom)
 }
@@ -92,8 +93,8 @@ fn change_enum(container: &Container) -> TokenStream {
     }
 }
 
-/// The change type of a field: `<Ty as Diff>::Change`, or `Modified<Ty>` for a field
-/// compared as a whole. It is spanned at the field type, so that a type without `Diff`
+/// Returns the change type of a field: `<Ty as Diff>::Change`, or `Modified<Ty>` for a
+/// field compared as a whole. It is spanned at the field type, so that a type without `Diff`
 /// is reported there.
 fn change_type(container: &Container, field: &Field) -> TokenStream {
     let krate = container.krate();
