@@ -7,4 +7,12 @@ pub enum Mode {
     Ignore,
 }
 
-fn main() {}
+// Code that names the generated items compiles against the fallback output, so the
+// derive's error is the only one.
+fn changes(old: &Mode, new: &Mode) -> Vec<ModeChange> {
+    zkstruct::Diff::changes(old, new)
+}
+
+fn main() {
+    let _ = changes(&Mode::Watch, &Mode::Ignore);
+}
