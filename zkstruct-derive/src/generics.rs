@@ -79,6 +79,31 @@ fn type_and_const_params(generics: &Generics) -> BTreeSet<Ident> {
     params
 }
 
+/// Returns `true` when `ty` names the type `name` by a one-segment path, as a field type
+/// that contains its own struct does. A path such as `other::Node` is another type.
+pub(crate) fn mentions_type_name(ty: &Type, name: &Ident) -> bool {
+    struct FindName<'a> {
+        name: &'a Ident,
+        found: bool,
+    }
+
+    impl<'ast> Visit<'ast> for FindName<'_> {
+        fn visit_path(&mut self, path: &'ast syn::Path) {
+            if path.leading_colon.is_none()
+                && path.segments.len() == 1
+                && path.segments[0].ident == *self.name
+            {
+                self.found = true;
+            }
+            visit::visit_path(self, path);
+        }
+    }
+
+    let mut finder = FindName { name, found: false };
+    finder.visit_type(ty);
+    finder.found
+}
+
 /// Returns `true` when `ty` mentions a type or const parameter of the struct.
 pub(crate) fn is_generic_type(ty: &Type, generics: &Generics) -> bool {
     !mentioned_params(ty, &type_and_const_params(generics)).is_empty()

@@ -56,7 +56,9 @@ use syn::{parse_macro_input, DeriveInput};
 /// - A field is compared with its type's `Diff` implementation by default.
 /// - `#[zk(opaque)]`, `#[serde(with)]`, `#[serde(serialize_with)]` and
 ///   `#[serde(deserialize_with)]` fields are compared as a whole. Their type needs
-///   `Clone + PartialEq + Debug + Send + Sync + 'static` instead of `Diff`.
+///   `Clone + PartialEq + Debug + Send + Sync + 'static` instead of `Diff`. A field whose
+///   type contains the struct itself, such as `children: Vec<Node>` in `Node`, must be
+///   `#[zk(opaque)]` because its change type would contain itself.
 /// - `#[serde(skip)]` fields are local: they get no variant and no accessors, and each
 ///   process keeps its own value.
 ///

@@ -7,6 +7,7 @@ use syn::GenericParam;
 
 use crate::ast::{Container, Field, FieldMode};
 use crate::errors::Errors;
+use crate::generics;
 
 /// The methods of `zkstruct::Shared` itself. An accessor with one of these names would be
 /// shadowed, because method lookup prefers inherent methods over trait methods.
@@ -33,6 +34,7 @@ const SHARED_METHODS: &[&str] = &[
 /// name that clashes, so that the fallback output compiles.
 pub(crate) fn check(container: &mut Container, errors: &mut Errors) {
     check_lifetimes(container, errors);
+    check_recursive_fields(container, errors);
     check_item_names(container, errors);
     check_variants(container, errors);
     check_json_keys(container, errors);
@@ -47,6 +49,28 @@ fn check_lifetimes(container: &Container, errors: &mut Errors) {
                 "`#[derive(ZkShared)]` does not support lifetime parameters because a shared \
                  struct must own its data",
             );
+        }
+    }
+}
+
+/// Rejects a compared field whose type contains the struct itself, such as
+/// `children: Vec<Node>` in `Node`: its change type would contain itself, which the
+/// compiler reports as an overflow far from the field. Mutual recursion through another
+/// struct is not detected here.
+fn check_recursive_fields(container: &mut Container, errors: &mut Errors) {
+    let ident = container.ident;
+    for field in shared_fields_mut(container) {
+        if field.mode == FieldMode::Diffed && generics::mentions_type_name(&field.ty, ident) {
+            errors.spanned(
+                field.member,
+                format!(
+                    "field `{}` contains `{ident}` itself and cannot be compared field by field, \
+                     so mark it `#[zk(opaque)]` to compare it as a whole",
+                    field.member,
+                ),
+            );
+            // The fallback output compares the field as a whole, which compiles.
+            field.mode = FieldMode::Opaque;
         }
     }
 }
