@@ -69,7 +69,7 @@ fn change_enum(container: &Container) -> TokenStream {
         }
     });
 
-    let unused_params = generics::params_unused_by_shared_fields(container);
+    let unused_params = generics::type_params_unused_by_shared_fields(container);
     let phantom = if unused_params.is_empty() {
         None
     } else {
@@ -118,7 +118,7 @@ fn variant_doc(field: &Field) -> String {
 
 /// Returns `true` when the change enum has the hidden variant of unused parameters.
 fn has_phantom(container: &Container) -> bool {
-    !generics::params_unused_by_shared_fields(container).is_empty()
+    !generics::type_params_unused_by_shared_fields(container).is_empty()
 }
 
 /// Generates `Clone`, `Debug`, `PartialEq` and `ChangePath` for the change enum. They are

@@ -62,7 +62,6 @@ fn stubs(container: &Container) -> TokenStream {
                 let (name, ty) = (&param.ident, &param.ty);
                 params.push(quote!(const #name: #ty));
                 args.push(quote!(#name));
-                phantom_types.push(quote!([(); #name]));
             }
             GenericParam::Lifetime(_) => {}
         }

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeSet;
 
-use proc_macro2::TokenStream;
 use quote::quote;
 use syn::visit::{self, Visit};
 use syn::visit_mut::{self, VisitMut};
@@ -109,31 +108,21 @@ pub(crate) fn is_generic_type(ty: &Type, generics: &Generics) -> bool {
     !mentioned_params(ty, &type_and_const_params(generics)).is_empty()
 }
 
-/// Lists, as types, the type and const parameters that no shared field's type mentions:
-/// `T` for a type parameter and `[(); N]` for a const parameter. The change enum must
-/// still use them, or the compiler rejects it as having unused parameters.
-pub(crate) fn params_unused_by_shared_fields(container: &Container) -> Vec<TokenStream> {
+/// Lists the type parameters that no shared field's type mentions. The change enum must
+/// still use them, or the compiler rejects it for unused parameters. Unused const
+/// parameters are allowed, so they need nothing.
+pub(crate) fn type_params_unused_by_shared_fields(container: &Container) -> Vec<Ident> {
     let params = type_and_const_params(container.generics);
     let mut used = BTreeSet::new();
     for field in container.shared_fields() {
         used.extend(mentioned_params(&field.ty, &params));
     }
-
-    let mut unused = Vec::new();
-    for param in &container.generics.params {
-        match param {
-            GenericParam::Type(param) if !used.contains(&param.ident) => {
-                let ident = &param.ident;
-                unused.push(quote!(#ident));
-            }
-            GenericParam::Const(param) if !used.contains(&param.ident) => {
-                let ident = &param.ident;
-                unused.push(quote!([(); #ident]));
-            }
-            _ => {}
-        }
-    }
-    unused
+    container
+        .generics
+        .type_params()
+        .map(|param| param.ident.clone())
+        .filter(|ident| !used.contains(ident))
+        .collect()
 }
 
 /// Builds the where-clause of the change enum: the struct's own predicates, a bound for
