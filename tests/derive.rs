@@ -427,6 +427,41 @@ fn generic_struct_diffs_and_applies() {
     assert_eq!(Registry::<u32, Mode>::JSON_KEYS, ["items", "latest", "meta"]);
 }
 
+/// A user struct named like `zkstruct::Shared`, which the generated code must not confuse
+/// with the handle.
+mod named_shared {
+    use serde::{Deserialize, Serialize};
+    use zkstruct::ZkShared;
+
+    #[derive(ZkShared, Serialize, Deserialize, Clone, Debug, PartialEq)]
+    pub struct Shared<T> {
+        pub items: Vec<T>,
+    }
+
+    #[allow(dead_code)]
+    pub fn items(shared: &zkstruct::Shared<Shared<u8>>) -> Result<Vec<u8>, zkstruct::Error> {
+        shared.items()
+    }
+}
+
+#[test]
+fn struct_named_shared() {
+    use named_shared::{Shared as UserShared, SharedChange};
+
+    let old = UserShared { items: vec![1_u8] };
+    let new = UserShared { items: vec![2_u8] };
+
+    let changes = replay(&old, &new);
+
+    assert_eq!(
+        changes,
+        vec![SharedChange::Items(VecChange::Modified {
+            index: 0,
+            change: Modified { old: 1, new: 2 }
+        })]
+    );
+}
+
 /// A generic struct whose parameters no shared field uses.
 #[derive(ZkShared, Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Cached<T, const N: usize> {
