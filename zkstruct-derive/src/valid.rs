@@ -150,14 +150,17 @@ fn check_json_keys(container: &Container, errors: &mut Errors) {
     for field in container.shared_fields() {
         for (alias, literal) in field.aliases.iter().zip(&field.attrs.aliases) {
             match owner_by_key.get(alias) {
-                Some(owner) if *alias != field.json_key => errors.spanned(
+                Some(_) if *alias == field.json_key => {}
+                Some(owner) => errors.spanned(
                     literal,
                     format!(
-                        "the alias `{alias}` of field `{}` is the JSON key of {owner}",
+                        "the alias `{alias}` of field `{}` is also used by {owner}",
                         field.member
                     ),
                 ),
-                _ => {}
+                None => {
+                    owner_by_key.insert(alias.clone(), format!("an alias of field `{}`", field.member));
+                }
             }
         }
     }
