@@ -346,3 +346,57 @@ fn zk_shared_impl(container: &Container) -> TokenStream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use syn::parse_quote;
+
+    use super::*;
+
+    fn expand_to_string(input: DeriveInput) -> String {
+        derive(&input).to_string()
+    }
+
+    #[test]
+    fn errors_are_reported_together() {
+        let output = expand_to_string(parse_quote! {
+            struct Settings {
+                #[serde(flatten)]
+                limits: Limits,
+                #[zk(opaqe)]
+                name: String,
+                read: u32,
+            }
+        });
+
+        assert_eq!(output.matches("compile_error").count(), 3, "{output}");
+    }
+
+    #[test]
+    fn fallback_leaves_out_conflicting_field() {
+        let output = expand_to_string(parse_quote! {
+            struct Settings {
+                max_size: u32,
+                max__size: u32,
+            }
+        });
+
+        assert_eq!(output.matches("compile_error").count(), 1, "{output}");
+        assert!(output.contains("MaxSize"), "{output}");
+        assert!(output.contains(". max_size"), "{output}");
+        assert!(!output.contains(". max__size"), "{output}");
+    }
+
+    #[test]
+    fn fallback_for_enum_is_stub() {
+        let output = expand_to_string(parse_quote! {
+            enum Mode<T> {
+                Watch(T),
+            }
+        });
+
+        assert_eq!(output.matches("compile_error").count(), 1, "{output}");
+        assert!(output.contains("enum ModeChange"), "{output}");
+        assert!(output.contains("unimplemented"), "{output}");
+    }
+}
