@@ -29,6 +29,12 @@ pub use self::std_impls::{MapChange, OptionChange, SetChange, VecChange};
 ///
 /// `#[derive(ZkShared)]` implements it for structs; this crate implements it for the
 /// standard scalars, strings, `Option`, `Vec`, `Box`, `Arc`, maps and sets.
+#[diagnostic::on_unimplemented(
+    message = "the type `{Self}` does not implement `Diff`",
+    label = "`{Self}` cannot be compared field by field",
+    note = "derive `ZkShared` on `{Self}`, implement `zkstruct::Diff` for it, \
+            or mark the field `#[zk(opaque)]` to compare it as a whole"
+)]
 pub trait Diff: Clone {
     /// The typed description of one change to a value of this type.
     type Change: Clone + fmt::Debug + PartialEq + ChangePath + Send + Sync + 'static;

@@ -1,0 +1,7 @@
+use serde::{Deserialize, Serialize};
+use zkstruct::ZkShared;
+
+#[derive(ZkShared, Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Marker;
+
+fn main() {}

@@ -1,0 +1,10 @@
+use serde::{Deserialize, Serialize};
+use zkstruct::ZkShared;
+
+#[derive(ZkShared, Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Settings {
+    #[zk(opaqe)]
+    name: String,
+}
+
+fn main() {}
