@@ -12,8 +12,10 @@ use crate::generics;
 /// The methods of `zkstruct::Shared` itself. An accessor with one of these names would be
 /// shadowed, because method lookup prefers inherent methods over trait methods.
 ///
-/// This list must match the inherent methods of `Shared` in zkstruct-core.
+/// This list must match the inherent methods of `Shared` in zkstruct-core. `clone` is
+/// here too: `Shared` implements `Clone`, so a `clone` accessor would be ambiguous.
 const SHARED_METHODS: &[&str] = &[
+    "clone",
     "read",
     "read_dirty",
     "read_consistent",
@@ -22,6 +24,7 @@ const SHARED_METHODS: &[&str] = &[
     "on_change",
     "instance_id",
     "instances",
+    "session_id",
     "close",
     "dir",
     "payload_path",
