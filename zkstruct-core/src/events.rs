@@ -192,6 +192,132 @@ impl<T: Diff + Send + Sync + 'static> Stream for Subscription<T> {
     }
 }
 
+/// The changes to one field, or to any part selected from the change enum, within one
+/// committed version.
+pub struct FieldChanges<C> {
+    changes: Vec<C>,
+    origin: Origin,
+    version: Version,
+}
+
+impl<C> FieldChanges<C> {
+    /// Returns the selected changes, in the order [`Diff::apply`] replays them.
+    pub fn changes(&self) -> &[C] {
+        &self.changes
+    }
+
+    /// Takes the changes out.
+    pub fn into_changes(self) -> Vec<C> {
+        self.changes
+    }
+
+    /// Returns whether the change was made here or elsewhere.
+    pub fn origin(&self) -> Origin {
+        self.origin
+    }
+
+    /// Returns the payload version these changes produced.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+}
+
+impl<C> std::ops::Deref for FieldChanges<C> {
+    type Target = [C];
+
+    fn deref(&self) -> &Self::Target {
+        &self.changes
+    }
+}
+
+impl<C> IntoIterator for FieldChanges<C> {
+    type Item = C;
+    type IntoIter = std::vec::IntoIter<C>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.changes.into_iter()
+    }
+}
+
+impl<C: fmt::Debug> fmt::Debug for FieldChanges<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FieldChanges")
+            .field("version", &self.version)
+            .field("origin", &self.origin)
+            .field("changes", &self.changes)
+            .finish()
+    }
+}
+
+/// An item of a [`FieldSubscription`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum FieldEvent<C> {
+    /// A committed version changed the selected part; here are its changes.
+    Changed(FieldChanges<C>),
+    /// The payload became unusable, as in [`Event::Failed`].
+    Failed(Error),
+    /// This subscriber fell behind and missed this many versions, as in [`Event::Lagged`].
+    Lagged(u64),
+}
+
+type Selector<T, C> = Box<dyn Fn(<T as Diff>::Change) -> Option<C> + Send + Sync>;
+
+/// A [`Subscription`] narrowed to one field, or to any part of the change enum that a
+/// selector picks.
+///
+/// Versions that leave the selected part unchanged are skipped.
+pub struct FieldSubscription<T: Diff, C> {
+    subscription: Subscription<T>,
+    select: Selector<T, C>,
+}
+
+impl<T, C> FieldSubscription<T, C>
+where
+    T: Diff + Send + Sync + 'static,
+{
+    pub(crate) fn new(subscription: Subscription<T>, select: Selector<T, C>) -> Self {
+        FieldSubscription { subscription, select }
+    }
+
+    /// Waits for the next event; returns `None` once the handle is closed.
+    pub async fn recv(&mut self) -> Option<FieldEvent<C>> {
+        std::future::poll_fn(|cx| self.poll_event(cx)).await
+    }
+
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<FieldEvent<C>>> {
+        loop {
+            let event = std::task::ready!(Pin::new(&mut self.subscription).poll_next(cx));
+            let event = match event {
+                None => return Poll::Ready(None),
+                Some(Event::Changed(change_set)) => {
+                    let origin = change_set.origin();
+                    let version = change_set.version();
+                    let changes: Vec<C> = change_set.into_changes().into_iter().filter_map(&self.select).collect();
+                    if changes.is_empty() {
+                        continue;
+                    }
+                    FieldEvent::Changed(FieldChanges { changes, origin, version })
+                }
+                Some(Event::Failed(error)) => FieldEvent::Failed(error),
+                Some(Event::Lagged(missed)) => FieldEvent::Lagged(missed),
+            };
+            return Poll::Ready(Some(event));
+        }
+    }
+}
+
+impl<T, C> Stream for FieldSubscription<T, C>
+where
+    T: Diff + Send + Sync + 'static,
+{
+    type Item = FieldEvent<C>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_event(cx)
+    }
+}
+
 /// Stops its handler when dropped.
 ///
 /// Returned by `Shared::on_change`. Keep it as long as the handler should run, or call

@@ -21,7 +21,9 @@ pub mod testing;
 mod watcher;
 
 pub use crate::error::{Error, Result};
-pub use crate::events::{ChangeSet, Event, HandlerGuard, Origin, Subscription};
+pub use crate::events::{
+    ChangeSet, Event, FieldChanges, FieldEvent, FieldSubscription, HandlerGuard, Origin, Subscription,
+};
 pub use crate::options::{
     SharedBuilder, DEFAULT_EVENT_CAPACITY, DEFAULT_FRESHNESS_LIMIT, DEFAULT_LOCK_TIMEOUT,
     DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_SESSION_TIMEOUT,

@@ -13,7 +13,7 @@ use crate::codec;
 use crate::commit::{self, CommitGate};
 use crate::diff::Diff;
 use crate::error::{Error, Result};
-use crate::events::{ChangeSet, Event, HandlerGuard, Subscription};
+use crate::events::{ChangeSet, Event, FieldSubscription, HandlerGuard, Subscription};
 use crate::options::{Options, SharedBuilder};
 use crate::paths::Paths;
 use crate::presence;
@@ -282,6 +282,25 @@ impl<T: ZkShared> Shared<T> {
     /// Subscribes to the changes committed from now on, local and remote.
     pub fn subscribe(&self) -> Subscription<T> {
         self.inner.context.state.subscribe()
+    }
+
+    /// Subscribes to the changes of one field, or of any part of the value, from now on.
+    ///
+    /// `select` maps each change of the struct to the change it wants, or to `None`. The
+    /// generated `subscribe_<field>` accessors call it with a selector for their field.
+    ///
+    /// ```no_run
+    /// # use zkstruct_core::{Shared, ZkShared};
+    /// # async fn demo<T: ZkShared>(shared: Shared<T>) {
+    /// // Every change of the struct, unchanged: the same as subscribe(), one version at a time.
+    /// let mut all = shared.subscribe_field(Some);
+    /// # }
+    /// ```
+    pub fn subscribe_field<C, S>(&self, select: S) -> FieldSubscription<T, C>
+    where
+        S: Fn(T::Change) -> Option<C> + Send + Sync + 'static,
+    {
+        FieldSubscription::new(self.subscribe(), Box::new(select))
     }
 
     /// Runs `handler` on a task for every event committed from now on, in order.

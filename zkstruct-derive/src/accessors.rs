@@ -1,11 +1,12 @@
-//! Generation of the accessor trait: a getter and a setter per shared field, implemented
-//! for `Shared<Struct>`.
+//! Generation of the accessor trait: a getter, a setter and a subscriber per shared field,
+//! implemented for `Shared<Struct>`.
 
 use proc_macro2::TokenStream;
 use quote::quote;
 use syn::Visibility;
 
 use crate::ast::{Container, Field};
+use crate::expand;
 use crate::generics;
 
 pub(crate) fn accessor_trait(container: &Container) -> TokenStream {
@@ -33,27 +34,49 @@ pub(crate) fn accessor_trait(container: &Container) -> TokenStream {
     };
 
     let fields: Vec<&Field> = container.shared_fields().collect();
+    let subscription = |field: &Field| {
+        let change = expand::change_type(container, field);
+        quote!(#krate::FieldSubscription<#self_ty, #change>)
+    };
+
     let declarations = fields.iter().map(|field| {
         let getter = &field.getter;
         let setter = &field.setter;
+        let subscriber = &field.subscriber;
         let ty = &field.ty;
         let getter_output = result(quote!(#ty));
-        let (getter_doc, setter_doc) = docs(field);
+        let subscription = subscription(field);
+        let (getter_doc, setter_doc, subscriber_doc) = docs(field);
         quote! {
             #[doc = #getter_doc]
             fn #getter(&self) -> #getter_output;
 
             #[doc = #setter_doc]
             fn #setter(&self, value: #ty) -> #update_future;
+
+            #[doc = #subscriber_doc]
+            fn #subscriber(&self) -> #subscription;
         }
     });
+    let change_enum = container.change_ident();
     let definitions = fields.iter().map(|field| {
         let member = field.member;
         let getter = &field.getter;
         let setter = &field.setter;
+        let subscriber = &field.subscriber;
+        let variant = &field.variant;
         let ty = &field.ty;
         let getter_output = result(quote!(#ty));
+        let subscription = subscription(field);
         quote! {
+            fn #subscriber(&self) -> #subscription {
+                #krate::Shared::subscribe_field(self, |__change| match __change {
+                    #change_enum::#variant(__change) => #core::option::Option::Some(__change),
+                    #[allow(unreachable_patterns)]
+                    _ => #core::option::Option::None,
+                })
+            }
+
             fn #getter(&self) -> #getter_output {
                 let __snapshot = #krate::Shared::read(self)?;
                 #core::result::Result::Ok(#core::clone::Clone::clone(&__snapshot.#member))
@@ -85,8 +108,8 @@ pub(crate) fn accessor_trait(container: &Container) -> TokenStream {
     }
 }
 
-/// Writes the docs of a field's getter and setter.
-fn docs(field: &Field) -> (String, String) {
+/// Writes the docs of a field's getter, setter and subscriber.
+fn docs(field: &Field) -> (String, String, String) {
     let member = field.member;
     let key = &field.json_key;
     let getter = format!(
@@ -101,5 +124,9 @@ fn docs(field: &Field) -> (String, String) {
          # Errors\n\n\
          The future fails when `Shared::update` fails."
     );
-    (getter, setter)
+    let subscriber = format!(
+        "Subscribes to the changes of the field `{member}` (JSON key `{key}`), local and \
+         remote, from now on. Versions that leave the field unchanged are skipped."
+    );
+    (getter, setter, subscriber)
 }

@@ -50,6 +50,8 @@ pub(crate) struct Field<'a> {
     pub(crate) variant: Ident,
     pub(crate) getter: Ident,
     pub(crate) setter: Ident,
+    /// The accessor that subscribes to this field's changes: `subscribe_<getter>`.
+    pub(crate) subscriber: Ident,
     /// Set by validation when the field conflicts with an earlier one, so that the
     /// fallback output can leave it out.
     pub(crate) rejected: bool,
@@ -220,6 +222,11 @@ impl<'a> Field<'a> {
             setter_suffix.trim_start_matches('_'),
             span = getter.span()
         );
+        let subscriber = format_ident!(
+            "subscribe_{}",
+            setter_suffix.trim_start_matches('_'),
+            span = getter.span()
+        );
 
         Field {
             member,
@@ -231,6 +238,7 @@ impl<'a> Field<'a> {
             variant,
             getter,
             setter,
+            subscriber,
             rejected: false,
         }
     }

@@ -96,7 +96,7 @@ fn change_enum(container: &Container) -> TokenStream {
 /// Returns the change type of a field: `<Ty as Diff>::Change`, or `Modified<Ty>` for a
 /// field compared as a whole. It is spanned at the field type, so that a type without `Diff`
 /// is reported there.
-fn change_type(container: &Container, field: &Field) -> TokenStream {
+pub(crate) fn change_type(container: &Container, field: &Field) -> TokenStream {
     let krate = container.krate();
     let ty = &field.ty;
     match field.mode {

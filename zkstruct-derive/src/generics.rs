@@ -239,13 +239,19 @@ pub(crate) fn zk_shared_where_clause(container: &Container) -> WhereClause {
 /// `Shared<Struct<T>>` requires.
 pub(crate) fn accessor_trait_where_clause(container: &Container) -> WhereClause {
     let krate = container.krate();
-    let mut where_clause = struct_where_clause(container.generics);
+    // The subscriber signatures name each field's change type, so the trait needs the
+    // bounds of the change enum.
+    let mut where_clause = enum_where_clause(container);
     where_clause.predicates.extend(field_diff_assumptions(container));
     if container.is_generic() {
         let self_ty = container.self_ty();
+        let change = container.change_ident();
+        let (_, type_generics, _) = container.generics.split_for_impl();
+        // Naming the change type keeps it known inside the impl: a bound on `Self` alone
+        // would hide the `Change` type of the `Diff` impl.
         where_clause
             .predicates
-            .push(parse_quote!(#self_ty: #krate::ZkShared));
+            .push(parse_quote!(#self_ty: #krate::ZkShared + #krate::Diff<Change = #change #type_generics>));
     }
     where_clause
 }

@@ -425,7 +425,34 @@ where
     type Change = MapChange<K, V>;
 
     fn diff(old: &Self, new: &Self, emit: &mut dyn FnMut(Self::Change)) {
-        diff_maps(old.iter(), new.iter(), old, new, emit);
+        // Both maps iterate in key order, so one merge pass pairs the entries.
+        let mut old_entries = old.iter().peekable();
+        let mut new_entries = new.iter().peekable();
+        loop {
+            let order = match (old_entries.peek(), new_entries.peek()) {
+                (None, None) => return,
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (Some((old_key, _)), Some((new_key, _))) => old_key.cmp(new_key),
+            };
+            match order {
+                std::cmp::Ordering::Less => {
+                    let (key, value) = old_entries.next().expect("peeked an entry");
+                    emit(MapChange::Removed { key: key.clone(), value: value.clone() });
+                }
+                std::cmp::Ordering::Greater => {
+                    let (key, value) = new_entries.next().expect("peeked an entry");
+                    emit(MapChange::Added { key: key.clone(), value: value.clone() });
+                }
+                std::cmp::Ordering::Equal => {
+                    let (key, old_value) = old_entries.next().expect("peeked an entry");
+                    let (_, new_value) = new_entries.next().expect("peeked an entry");
+                    V::diff(old_value, new_value, &mut |change| {
+                        emit(MapChange::Modified { key: key.clone(), change });
+                    });
+                }
+            }
+        }
     }
 
     fn apply(&mut self, change: Self::Change) -> Result<(), ApplyError> {
