@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use criterion::Criterion;
 use serde::{Deserialize, Serialize};
@@ -93,7 +93,7 @@ fn json_changes(old: &MonitorState, new: &MonitorState) -> Vec<String> {
     changed
 }
 
-fn median_nanos(directory: &PathBuf, group: &str, name: &str) -> Option<f64> {
+fn median_nanos(directory: &Path, group: &str, name: &str) -> Option<f64> {
     let path = directory.join(group).join(name).join("new").join("estimates.json");
     let estimates: Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
     estimates["median"]["point_estimate"].as_f64()
@@ -110,7 +110,9 @@ fn main() {
         .join("criterion");
     let mut criterion = Criterion::default().output_directory(&directory).configure_from_args();
     let mut group = criterion.benchmark_group("diff");
-    group.bench_function("typed", |bencher| bencher.iter(|| MonitorState::changes(black_box(&old), black_box(&new))));
+    group.bench_function("typed", |bencher| {
+        bencher.iter(|| MonitorState::changes(black_box(&old), black_box(&new)))
+    });
     group.bench_function("json", |bencher| bencher.iter(|| json_changes(black_box(&old), black_box(&new))));
     group.finish();
     criterion.final_summary();

@@ -28,7 +28,14 @@ struct MonitorState {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() {
+    if let Err(error) = run().await {
+        eprintln!("process_monitor: {error}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), zkstruct::Error> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -38,15 +45,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let servers = std::env::var("ZOOKEEPER_SERVERS").unwrap_or_else(|_| "127.0.0.1:2181".to_owned());
     let dir = std::env::var("ZKSTRUCT_DIR").unwrap_or_else(|_| "/zkstruct/process-monitor".to_owned());
 
-    let initial = MonitorState {
-        patterns: vec!["systemd*".into(), "rsync*".into()],
-        interval_ms: 1000,
-    };
+    let initial = MonitorState { patterns: vec!["systemd*".into(), "rsync*".into()], interval_ms: 1000 };
     let state = Shared::builder(&servers, &dir).create_or_open(initial).await?;
     let mut changes = state.subscribe();
     let current = state.read()?;
     println!(
-        "instance {} on {servers}{dir}, payload version {}",
+        "instance {}, dir {dir} on {servers}, payload version {}",
         state.instance_id(),
         current.version().version()
     );
@@ -59,6 +63,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ = ticker.tick() => scan(&state),
             event = changes.recv() => match event {
                 Some(Event::Changed(change_set)) => {
+                    if change_set.is_empty() {
+                        println!("payload usable again at version {}", change_set.version().version());
+                    }
                     for change in &change_set {
                         println!("change ({:?}, version {}): {}", change_set.origin(), change_set.version().version(), describe(change));
                         if let MonitorStateChange::IntervalMs(Modified { new, .. }) = change {
@@ -66,7 +73,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         }
                     }
                 }
-                Some(Event::Failed(error)) => println!("payload rejected, keeping the last good state: {error}"),
+                Some(Event::Failed(error)) => println!("payload unusable, keeping the last good state: {error}"),
                 Some(Event::Lagged(missed)) => println!("missed {missed} events; the local copy is current"),
                 Some(_) => {}
                 None => break,
@@ -86,10 +93,7 @@ fn describe(change: &MonitorStateChange) -> String {
         MonitorStateChange::Patterns(VecChange::Removed { index, value }) => {
             format!("pattern {value:?} removed from index {index}")
         }
-        MonitorStateChange::Patterns(VecChange::Modified {
-            index,
-            change: Modified { old, new },
-        }) => {
+        MonitorStateChange::Patterns(VecChange::Modified { index, change: Modified { old, new } }) => {
             format!("pattern at index {index} changed from {old:?} to {new:?}")
         }
         MonitorStateChange::IntervalMs(Modified { old, new }) => {

@@ -15,19 +15,14 @@ fn replay<T: Diff + PartialEq + Debug>(old: &T, new: &T) -> Vec<T::Change> {
     let changes = T::changes(old, new);
     let mut replayed = old.clone();
     for change in changes.clone() {
-        replayed
-            .apply(change)
-            .expect("a change from diff applies to the old value");
+        replayed.apply(change).expect("a change from diff applies to the old value");
     }
     assert_eq!(&replayed, new, "applying the changes of diff(old, new) to old");
     changes
 }
 
 fn paths<C: ChangePath>(changes: &[C]) -> Vec<String> {
-    changes
-        .iter()
-        .map(|change| change.key_path().to_string())
-        .collect()
+    changes.iter().map(|change| change.key_path().to_string()).collect()
 }
 
 fn strings(items: &[&str]) -> Vec<String> {
@@ -73,10 +68,7 @@ fn appended_pattern_is_one_change() {
 
     assert_eq!(
         changes,
-        vec![MonitorStateChange::Patterns(VecChange::Added {
-            index: 2,
-            value: "firefox*".to_string()
-        })]
+        vec![MonitorStateChange::Patterns(VecChange::Added { index: 2, value: "firefox*".to_string() })]
     );
     assert_eq!(changes[0].key_path().to_string(), "$.patterns[2]");
 }
@@ -98,10 +90,7 @@ fn key_paths_use_serde_names() {
         ]
     );
     assert_eq!(paths(&changes), ["$.interval", "$.maxDepth"]);
-    assert_eq!(
-        changes[0].key_path().segments().next(),
-        Some(&PathSegment::Field("interval"))
-    );
+    assert_eq!(changes[0].key_path().segments().next(), Some(&PathSegment::Field("interval")));
 }
 
 #[test]
@@ -112,13 +101,7 @@ fn opaque_field_is_compared_whole() {
 
     let changes = replay(&old, &new);
 
-    assert_eq!(
-        changes,
-        vec![MonitorStateChange::Mode(Modified {
-            old: Mode::Watch,
-            new: Mode::Ignore
-        })]
-    );
+    assert_eq!(changes, vec![MonitorStateChange::Mode(Modified { old: Mode::Watch, new: Mode::Ignore })]);
     assert_eq!(paths(&changes), ["$.mode"]);
 }
 
@@ -150,28 +133,20 @@ fn monitor_change_field(change: &MonitorStateChange) -> &'static str {
 
 #[test]
 fn json_keys_list_shared_fields() {
-    assert_eq!(
-        MonitorState::JSON_KEYS,
-        ["patterns", "interval", "mode", "maxDepth"]
-    );
+    assert_eq!(MonitorState::JSON_KEYS, ["patterns", "interval", "mode", "maxDepth"]);
 }
 
 #[test]
 fn apply_error_names_the_field() {
     let mut state = monitor_state();
 
-    let error = state
-        .apply(MonitorStateChange::IntervalMs(Modified { old: 1, new: 2 }))
-        .unwrap_err();
+    let error = state.apply(MonitorStateChange::IntervalMs(Modified { old: 1, new: 2 })).unwrap_err();
 
     assert_eq!(error.path().to_string(), "$.interval");
     assert_eq!(state.interval_ms, 500);
 
     let error = state
-        .apply(MonitorStateChange::Patterns(VecChange::Removed {
-            index: 5,
-            value: "x".to_string(),
-        }))
+        .apply(MonitorStateChange::Patterns(VecChange::Removed { index: 5, value: "x".to_string() }))
         .unwrap_err();
     assert_eq!(error.path().to_string(), "$.patterns[5]");
 }
@@ -209,10 +184,7 @@ mod mode_as_text {
 pub struct CustomSerde {
     #[serde(with = "mode_as_text")]
     with_module: Mode,
-    #[serde(
-        serialize_with = "mode_as_text::serialize",
-        deserialize_with = "mode_as_text::deserialize"
-    )]
+    #[serde(serialize_with = "mode_as_text::serialize", deserialize_with = "mode_as_text::deserialize")]
     with_functions: Mode,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     optional_list: Vec<u8>,
@@ -220,37 +192,20 @@ pub struct CustomSerde {
 
 #[test]
 fn serde_with_fields_are_compared_whole() {
-    let old = CustomSerde {
-        with_module: Mode::Watch,
-        with_functions: Mode::Watch,
-        optional_list: vec![],
-    };
-    let new = CustomSerde {
-        with_module: Mode::Ignore,
-        with_functions: Mode::Ignore,
-        optional_list: vec![1],
-    };
+    let old = CustomSerde { with_module: Mode::Watch, with_functions: Mode::Watch, optional_list: vec![] };
+    let new = CustomSerde { with_module: Mode::Ignore, with_functions: Mode::Ignore, optional_list: vec![1] };
 
     let changes = replay(&old, &new);
 
     assert_eq!(
         changes,
         vec![
-            CustomSerdeChange::WithModule(Modified {
-                old: Mode::Watch,
-                new: Mode::Ignore
-            }),
-            CustomSerdeChange::WithFunctions(Modified {
-                old: Mode::Watch,
-                new: Mode::Ignore
-            }),
+            CustomSerdeChange::WithModule(Modified { old: Mode::Watch, new: Mode::Ignore }),
+            CustomSerdeChange::WithFunctions(Modified { old: Mode::Watch, new: Mode::Ignore }),
             CustomSerdeChange::OptionalList(VecChange::Added { index: 0, value: 1 }),
         ]
     );
-    assert_eq!(
-        paths(&changes),
-        ["$.with_module", "$.with_functions", "$.optional_list[0]"]
-    );
+    assert_eq!(paths(&changes), ["$.with_module", "$.with_functions", "$.optional_list[0]"]);
 }
 
 #[derive(ZkShared, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -269,20 +224,9 @@ pub struct Outer {
 
 #[test]
 fn nested_change_sits_inside_parent_variant() {
-    let inner = |value| Inner {
-        inner: value,
-        scratch: String::new(),
-    };
-    let old = Outer {
-        outer: inner(1),
-        boxed: Box::new(inner(1)),
-        list: vec![inner(1), inner(2)],
-    };
-    let new = Outer {
-        outer: inner(2),
-        boxed: Box::new(inner(3)),
-        list: vec![inner(1), inner(5)],
-    };
+    let inner = |value| Inner { inner: value, scratch: String::new() };
+    let old = Outer { outer: inner(1), boxed: Box::new(inner(1)), list: vec![inner(1), inner(2)] };
+    let new = Outer { outer: inner(2), boxed: Box::new(inner(3)), list: vec![inner(1), inner(5)] };
 
     let changes = replay(&old, &new);
 
@@ -297,32 +241,18 @@ fn nested_change_sits_inside_parent_variant() {
             }),
         ]
     );
-    assert_eq!(
-        paths(&changes),
-        ["$.outer.inner", "$.boxed.inner", "$.list[1].inner"]
-    );
+    assert_eq!(paths(&changes), ["$.outer.inner", "$.boxed.inner", "$.list[1].inner"]);
 }
 
 #[test]
 fn nested_apply_error_has_full_path() {
     let mut outer = Outer {
-        outer: Inner {
-            inner: 1,
-            scratch: String::new(),
-        },
-        boxed: Box::new(Inner {
-            inner: 1,
-            scratch: String::new(),
-        }),
+        outer: Inner { inner: 1, scratch: String::new() },
+        boxed: Box::new(Inner { inner: 1, scratch: String::new() }),
         list: Vec::new(),
     };
 
-    let error = outer
-        .apply(OuterChange::Outer(InnerChange::Inner(Modified {
-            old: 9,
-            new: 2,
-        })))
-        .unwrap_err();
+    let error = outer.apply(OuterChange::Outer(InnerChange::Inner(Modified { old: 9, new: 2 }))).unwrap_err();
 
     assert_eq!(error.path().to_string(), "$.outer.inner");
 }
@@ -361,10 +291,7 @@ fn option_map_and_set_fields() {
                 key: "web-1".to_string(),
                 change: Modified { old: 80, new: 8080 },
             }),
-            CollectionsChange::Hosts(MapChange::Added {
-                key: "web-2".to_string(),
-                value: 80
-            }),
+            CollectionsChange::Hosts(MapChange::Added { key: "web-2".to_string(), value: 80 }),
             CollectionsChange::Tags(SetChange::Removed("a".to_string())),
             CollectionsChange::Tags(SetChange::Added("b".to_string())),
             CollectionsChange::MaxSize(OptionChange::Modified(VecChange::Modified {
@@ -375,14 +302,7 @@ fn option_map_and_set_fields() {
     );
     assert_eq!(
         paths(&changes),
-        [
-            "$.limit",
-            r#"$.hosts["web-1"]"#,
-            r#"$.hosts["web-2"]"#,
-            "$.tags",
-            "$.tags",
-            r#"$["max-size"][0]"#,
-        ]
+        ["$.limit", r#"$.hosts["web-1"]"#, r#"$.hosts["web-2"]"#, "$.tags", "$.tags", r#"$["max-size"][0]"#,]
     );
 }
 
@@ -399,16 +319,8 @@ where
 
 #[test]
 fn generic_struct_diffs_and_applies() {
-    let old = Registry {
-        items: vec![1_u32],
-        latest: None,
-        meta: Mode::Watch,
-    };
-    let new = Registry {
-        items: vec![1, 2],
-        latest: Some(2),
-        meta: Mode::Ignore,
-    };
+    let old = Registry { items: vec![1_u32], latest: None, meta: Mode::Watch };
+    let new = Registry { items: vec![1, 2], latest: Some(2), meta: Mode::Ignore };
 
     let changes = replay(&old, &new);
 
@@ -417,10 +329,7 @@ fn generic_struct_diffs_and_applies() {
         vec![
             RegistryChange::Items(VecChange::Added { index: 1, value: 2 }),
             RegistryChange::Latest(OptionChange::Added(2)),
-            RegistryChange::Meta(Modified {
-                old: Mode::Watch,
-                new: Mode::Ignore
-            }),
+            RegistryChange::Meta(Modified { old: Mode::Watch, new: Mode::Ignore }),
         ]
     );
     assert_eq!(paths(&changes), ["$.items[1]", "$.latest", "$.meta"]);
@@ -455,10 +364,7 @@ fn struct_named_shared() {
 
     assert_eq!(
         changes,
-        vec![SharedChange::Items(VecChange::Modified {
-            index: 0,
-            change: Modified { old: 1, new: 2 }
-        })]
+        vec![SharedChange::Items(VecChange::Modified { index: 0, change: Modified { old: 1, new: 2 } })]
     );
 }
 
@@ -472,10 +378,7 @@ pub struct Cached<T, const N: usize> {
 
 #[test]
 fn generic_struct_with_local_only_parameter() {
-    let old: Cached<String, 4> = Cached {
-        name: "a".to_string(),
-        cache: vec!["x".to_string()],
-    };
+    let old: Cached<String, 4> = Cached { name: "a".to_string(), cache: vec!["x".to_string()] };
     let mut new = old.clone();
     new.name = "b".to_string();
 
@@ -506,43 +409,19 @@ pub struct Keys {
 
 #[test]
 fn json_keys_include_aliases_and_tag() {
-    assert_eq!(
-        Keys::JSON_KEYS,
-        [
-            "name",
-            "port",
-            "host",
-            "old_name",
-            "older_name",
-            "hostname",
-            "kind"
-        ]
-    );
+    assert_eq!(Keys::JSON_KEYS, ["name", "port", "host", "old_name", "older_name", "hostname", "kind"]);
 }
 
 #[test]
 fn json_keys_match_serialized_object() {
-    let keys = Keys {
-        name: "a".to_string(),
-        port_number: 1,
-        host: "h".to_string(),
-        local: true,
-    };
+    let keys = Keys { name: "a".to_string(), port_number: 1, host: "h".to_string(), local: true };
     let json = serde_json::to_value(&keys).expect("Keys serializes");
-    let written: BTreeSet<&str> = json
-        .as_object()
-        .expect("an object")
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let written: BTreeSet<&str> = json.as_object().expect("an object").keys().map(String::as_str).collect();
 
     let expected: BTreeSet<&str> = ["name", "port", "host", "kind"].into();
     assert_eq!(written, expected);
     for key in written {
-        assert!(
-            Keys::JSON_KEYS.contains(&key),
-            "JSON_KEYS lists the serialized key {key}"
-        );
+        assert!(Keys::JSON_KEYS.contains(&key), "JSON_KEYS lists the serialized key {key}");
     }
 }
 
@@ -607,23 +486,13 @@ pub struct RawNames {
 
 #[test]
 fn raw_identifier_field() {
-    let old = RawNames {
-        r#type: "a".to_string(),
-        kind: "k".to_string(),
-        matcher: "m".to_string(),
-    };
+    let old = RawNames { r#type: "a".to_string(), kind: "k".to_string(), matcher: "m".to_string() };
     let mut new = old.clone();
     new.r#type = "b".to_string();
 
     let changes = replay(&old, &new);
 
-    assert_eq!(
-        changes,
-        vec![RawNamesChange::Type(Modified {
-            old: "a".to_string(),
-            new: "b".to_string()
-        })]
-    );
+    assert_eq!(changes, vec![RawNamesChange::Type(Modified { old: "a".to_string(), new: "b".to_string() })]);
     assert_eq!(paths(&changes), ["$.type"]);
     assert_eq!(RawNames::JSON_KEYS, ["type", "kind", "matcher"]);
 }
@@ -677,11 +546,7 @@ mod reexport {
 }
 
 #[derive(ZkShared, Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[zk(
-    crate = "crate::reexport::zk",
-    change = "SettingsEvent",
-    fields = "SettingsAccess"
-)]
+#[zk(crate = "crate::reexport::zk", change = "SettingsEvent", fields = "SettingsAccess")]
 pub struct Settings {
     level: u8,
 }
@@ -733,27 +598,12 @@ pub struct Node {
 
 #[test]
 fn self_typed_field() {
-    let root = Node {
-        label: "root".to_string(),
-        parent: None,
-    };
-    let old = Node {
-        label: "a".to_string(),
-        parent: None,
-    };
-    let new = Node {
-        label: "a".to_string(),
-        parent: Some(Box::new(root.clone())),
-    };
+    let root = Node { label: "root".to_string(), parent: None };
+    let old = Node { label: "a".to_string(), parent: None };
+    let new = Node { label: "a".to_string(), parent: Some(Box::new(root.clone())) };
 
     let changes = replay(&old, &new);
 
-    assert_eq!(
-        changes,
-        vec![NodeChange::Parent(Modified {
-            old: None,
-            new: Some(Box::new(root))
-        })]
-    );
+    assert_eq!(changes, vec![NodeChange::Parent(Modified { old: None, new: Some(Box::new(root)) })]);
     assert_eq!(paths(&changes), ["$.parent"]);
 }

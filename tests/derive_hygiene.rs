@@ -111,12 +111,6 @@ fn shadowed_names_do_not_leak_into_output() {
 
     let changes = Documented::changes(&old, &new);
 
-    assert_eq!(
-        changes,
-        vec![DocumentedChange::Mode(Modified {
-            old: Mode::Watch,
-            new: Mode::Ignore
-        })]
-    );
+    assert_eq!(changes, vec![DocumentedChange::Mode(Modified { old: Mode::Watch, new: Mode::Ignore })]);
     assert_eq!(changes[0].key_path().to_string(), "$.mode");
 }

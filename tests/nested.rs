@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use zkstruct::testing::ZkServer;
-use zkstruct::{ChangePath, FieldEvent, MapChange, Modified, OptionChange, Origin, Shared, VecChange, ZkShared};
+use zkstruct::{
+    ChangePath, FieldEvent, MapChange, Modified, OptionChange, Origin, Shared, VecChange, ZkShared,
+};
 
 use common::*;
 
@@ -74,7 +76,8 @@ async fn foreign_edit_of_one_map_entry_is_one_nested_change() {
 async fn nested_changes_can_be_matched_at_any_depth() {
     init_tracing();
     let server = ZkServer::start().await.unwrap();
-    let state = Shared::builder(server.connect_string(), unique_dir("deep")).create_or_open(fleet()).await.unwrap();
+    let state =
+        Shared::builder(server.connect_string(), unique_dir("deep")).create_or_open(fleet()).await.unwrap();
 
     let changes = state
         .update(|fleet| {
@@ -92,7 +95,9 @@ async fn nested_changes_can_be_matched_at_any_depth() {
                 key,
                 change: HostSettingsChange::Tags(VecChange::Added { value, .. }),
             }) => format!("{key} tagged {value}"),
-            FleetChange::Hosts(MapChange::Removed { key, value }) => format!("{key} removed (port {})", value.port),
+            FleetChange::Hosts(MapChange::Removed { key, value }) => {
+                format!("{key} removed (port {})", value.port)
+            }
             FleetChange::Owner(OptionChange::Added(owner)) => format!("owner set to {owner}"),
             other => panic!("unexpected change {other:?}"),
         };
@@ -124,7 +129,11 @@ async fn field_subscription_sees_only_its_field() {
     let event = tokio::time::timeout(EVENT_TIMEOUT, intervals.recv()).await.unwrap().unwrap();
     let FieldEvent::Changed(interval_changes) = event else { panic!("expected changes, got {event:?}") };
     assert_eq!(interval_changes.changes(), [Modified { old: 1000, new: 250 }]);
-    assert_eq!(interval_changes.version().version(), 2, "the version that changed only the owner was skipped");
+    assert_eq!(
+        interval_changes.version().version(),
+        2,
+        "the version that changed only the owner was skipped"
+    );
 
     writer.update(|fleet| fleet.hosts.get_mut("web-1").unwrap().max_connections = 5).await.unwrap();
     let event = tokio::time::timeout(EVENT_TIMEOUT, hosts.recv()).await.unwrap().unwrap();

@@ -66,12 +66,16 @@ fn word() -> impl Strategy<Value = String> {
 }
 
 fn endpoint() -> impl Strategy<Value = Endpoint> {
-    (0..3_u16, word(), option::of(vec(0..3_u8, 0..3)))
-        .prop_map(|(port, name, weights)| Endpoint { port, name, weights })
+    (0..3_u16, word(), option::of(vec(0..3_u8, 0..3))).prop_map(|(port, name, weights)| Endpoint {
+        port,
+        name,
+        weights,
+    })
 }
 
 fn everything() -> impl Strategy<Value = Everything> {
-    let scalars = (any::<bool>(), 0..3_u32, -2..2_i64, prop::sample::select(vec![0.0, 0.5, -1.25, 1e300]), word());
+    let scalars =
+        (any::<bool>(), 0..3_u32, -2..2_i64, prop::sample::select(vec![0.0, 0.5, -1.25, 1e300]), word());
     let collections = (
         option::of(0..3_u16),
         vec(word(), 0..4),

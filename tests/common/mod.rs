@@ -40,10 +40,7 @@ where
 {
     let deadline = Instant::now() + timeout;
     while !condition().await {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -77,11 +74,7 @@ pub fn kazoo(servers: &str, snippet: &str) -> String {
     let script = format!(
         "from kazoo.client import KazooClient\nzk = KazooClient(hosts={servers:?})\nzk.start(timeout=15)\n{snippet}\nzk.stop()\n"
     );
-    let output = Command::new(PYTHON)
-        .arg("-c")
-        .arg(&script)
-        .output()
-        .expect("python3 runs");
+    let output = Command::new(PYTHON).arg("-c").arg(&script).output().expect("python3 runs");
     assert!(
         output.status.success(),
         "kazoo script failed:\n{script}\n{}",
@@ -97,10 +90,7 @@ pub fn kazoo_set(servers: &str, path: &str, data: &str) {
 
 /// Reads `path` with kazoo.
 pub fn kazoo_get(servers: &str, path: &str) -> String {
-    kazoo(
-        servers,
-        &format!("import sys\nsys.stdout.write(zk.get({path:?})[0].decode())"),
-    )
+    kazoo(servers, &format!("import sys\nsys.stdout.write(zk.get({path:?})[0].decode())"))
 }
 
 /// Lists the children of `path` with kazoo; an absent node has none.
@@ -109,26 +99,14 @@ pub fn kazoo_children(servers: &str, path: &str) -> Vec<String> {
         servers,
         &format!("print('\\n'.join(sorted(zk.get_children({path:?}))) if zk.exists({path:?}) else '')"),
     );
-    output
-        .lines()
-        .filter(|line| !line.is_empty())
-        .map(str::to_owned)
-        .collect()
+    output.lines().filter(|line| !line.is_empty()).map(str::to_owned).collect()
 }
 
 /// Runs one zkCli.sh command against `servers` and returns its output.
 pub fn zkcli(servers: &str, args: &[&str]) -> String {
-    let output = Command::new(ZKCLI)
-        .arg("-server")
-        .arg(servers)
-        .args(args)
-        .output()
-        .expect("zkCli.sh runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = Command::new(ZKCLI).arg("-server").arg(servers).args(args).output().expect("zkCli.sh runs");
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success(), "zkCli.sh {args:?} failed:\n{text}");
     text
 }
@@ -162,11 +140,7 @@ impl ForeignNode {
             .expect("kazoo prints the path");
         assert!(line.starts_with('/'), "kazoo did not create the node: {line:?}");
         let stdin = child.stdin.take();
-        ForeignNode {
-            child,
-            stdin,
-            path: line.trim().to_owned(),
-        }
+        ForeignNode { child, stdin, path: line.trim().to_owned() }
     }
 
     /// Closes the kazoo session, which deletes the node, and waits for the process to end.

@@ -174,30 +174,14 @@ mod tests {
     #[test]
     fn missing_field_takes_its_default() {
         let (config, unknown) = decode::<Config>(br#"{"name":"a"}"#).unwrap();
-        assert_eq!(
-            config,
-            Config {
-                name: "a".into(),
-                port: 0
-            }
-        );
+        assert_eq!(config, Config { name: "a".into(), port: 0 });
         assert!(unknown.is_empty());
     }
 
     #[test]
     fn invalid_payloads_fail_to_decode() {
-        for payload in [
-            &br#"{"name":1}"#[..],
-            b"not json",
-            br#"{"port":1}"#,
-            b"[1,2]",
-            b"",
-        ] {
-            assert!(
-                decode::<Config>(payload).is_err(),
-                "{}",
-                String::from_utf8_lossy(payload)
-            );
+        for payload in [&br#"{"name":1}"#[..], b"not json", br#"{"port":1}"#, b"[1,2]", b""] {
+            assert!(decode::<Config>(payload).is_err(), "{}", String::from_utf8_lossy(payload));
         }
     }
 
@@ -214,9 +198,6 @@ mod tests {
         let in_unknown_key = format!(r#"{{"name":"a","x":{nested}}}"#);
         let (config, unknown) = decode::<Config>(in_unknown_key.as_bytes()).unwrap();
         assert_eq!(unknown[0].1.get().len(), 2 * depth);
-        assert_eq!(
-            encode(&config, &unknown).unwrap().len(),
-            in_unknown_key.len() + r#","port":0"#.len()
-        );
+        assert_eq!(encode(&config, &unknown).unwrap().len(), in_unknown_key.len() + r#","port":0"#.len());
     }
 }

@@ -14,10 +14,11 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use zookeeper_client::{Client, Error as ZkError, MultiWriteError, MultiWriteResult};
 
-use crate::codec;
+use crate::codec::{self, UnknownFields};
 use crate::error::{Error, Result};
 use crate::events::{ChangeSet, Origin};
 use crate::lock::{self, LockNode};
+use crate::options::{ConflictPolicy, LARGE_WRITE_BYTES};
 use crate::shared::Context;
 use crate::state::{Loaded, Snapshot, Version};
 use crate::watcher::apply_remote;
@@ -62,7 +63,12 @@ impl Drop for GateGuard<'_> {
     }
 }
 
-/// Runs `change` on the latest value under both locks and writes the result.
+/// How many times an update re-reads and merges after concurrent writes before it gives up.
+const MAX_MERGE_ATTEMPTS: usize = 5;
+/// How many lost replies in a row an update retries before it gives up.
+const MAX_LOST_REPLIES: usize = 3;
+
+/// Runs `change` under both locks and writes the result, following the conflict policy.
 pub(crate) async fn update<T, F>(context: &Context<T>, change: F) -> Result<ChangeSet<T>>
 where
     T: ZkShared,
@@ -70,99 +76,151 @@ where
 {
     let _writer = context.writer.lock().await;
     let client = context.session.current().client;
-    let acquired = lock::acquire(
-        &client,
-        &context.paths.lock,
-        &context.paths.payload,
-        context.options.lock_timeout,
-    )
-    .await?;
+    let acquired =
+        lock::acquire(&client, &context.paths.lock, &context.paths.payload, context.options.lock_timeout)
+            .await?;
     let mut node = acquired.node;
-
-    match prepare(context, &client, acquired.payload, change).await {
-        Ok(Prepared::Write {
-            base,
-            bytes,
-            value,
-            changes,
-        }) => {
-            Write {
-                context,
-                base,
-                bytes,
-                node,
-            }
-            .commit(&client, value, changes)
-            .await
-        }
-        Ok(Prepared::Unchanged(base)) => {
-            release(&client, &mut node).await;
-            Ok(ChangeSet::new(Vec::new(), Origin::Local, base))
-        }
-        Err(error) => {
-            release(&client, &mut node).await;
-            Err(error)
-        }
-    }
+    let result = update_locked(context, &client, &mut node, acquired.payload, change).await;
+    release(&client, &mut node).await;
+    result
 }
 
-/// An update computed under the lock.
-enum Prepared<T: ZkShared> {
-    Write {
-        base: Snapshot<T>,
-        bytes: Vec<u8>,
-        value: T,
-        changes: Vec<T::Change>,
-    },
-    Unchanged(Snapshot<T>),
+/// Replaces a payload that does not decode with `value`, under both locks.
+pub(crate) async fn overwrite_invalid<T: ZkShared>(context: &Context<T>, value: T) -> Result<ChangeSet<T>> {
+    let _writer = context.writer.lock().await;
+    let client = context.session.current().client;
+    let acquired =
+        lock::acquire(&client, &context.paths.lock, &context.paths.payload, context.options.lock_timeout)
+            .await?;
+    let mut node = acquired.node;
+    let result = overwrite_locked(context, &client, &mut node, acquired.payload, value).await;
+    release(&client, &mut node).await;
+    result
 }
 
-/// Checks the local copy against the payload read under the lock, runs the closure and
-/// encodes its result.
-async fn prepare<T, F>(
-    context: &Context<T>,
+type Read = std::result::Result<(Vec<u8>, zookeeper_client::Stat), ZkError>;
+
+/// Reads the payload, unless the lock already read it in its first round trip.
+async fn read_payload(
+    context: &Context<impl ZkShared>,
     client: &Client,
-    read: Option<Result<(Vec<u8>, zookeeper_client::Stat), ZkError>>,
-    change: F,
-) -> Result<Prepared<T>>
-where
-    T: ZkShared,
-    F: FnOnce(&mut T),
-{
+    read: Option<Read>,
+) -> Result<(Vec<u8>, Version)> {
     let path = &context.paths.payload;
     let read = match read {
         Some(read) => read,
         None => client.get_data(path).await,
     };
-    let (data, stat) = match read {
-        Ok(read) => read,
-        Err(ZkError::NoNode) => return Err(Error::PayloadMissing { path: path.clone() }),
-        Err(error) => return Err(Error::zookeeper("get_data", path, error)),
-    };
+    match read {
+        Ok((data, stat)) => Ok((data, Version::from_stat(&stat))),
+        Err(ZkError::NoNode) => Err(Error::PayloadMissing { path: path.clone() }),
+        Err(error) => Err(Error::zookeeper("get_data", path, error)),
+    }
+}
 
-    // The local copy must be the version ZooKeeper holds. If it is behind, take the newer
-    // version in, so a retry starts from it, and reject this update.
-    let base = context.state.snapshot();
-    let remote = Version::from_stat(&stat);
-    if remote != base.version() {
+async fn update_locked<T, F>(
+    context: &Context<T>,
+    client: &Client,
+    node: &mut LockNode,
+    read: Option<Read>,
+    change: F,
+) -> Result<ChangeSet<T>>
+where
+    T: ZkShared,
+    F: FnOnce(&mut T),
+{
+    let path = &context.paths.payload;
+    let (data, remote) = read_payload(context, client, read).await?;
+
+    // The closure runs once, on the local copy: the version the caller has seen.
+    let seen = context.state.snapshot();
+    if remote != seen.version() {
+        // ZooKeeper holds a version this copy has not taken in yet. Take it in, so that
+        // subscribers see it before this update and a retry starts from it.
         if let Some(error) = apply_remote(context, &data, remote) {
             return Err(invalid_payload::<T>(context, remote, &error));
         }
-        return Err(Error::StaleWrite {
-            path: path.clone(),
-            local: base.version(),
-            remote,
-        });
+        if context.options.conflict_policy == ConflictPolicy::Fail {
+            return Err(Error::StaleWrite { path: path.clone(), local: seen.version(), remote });
+        }
+    }
+    let mut intended = T::clone(&seen);
+    change(&mut intended);
+    let intended_changes = T::changes(&seen, &intended);
+
+    let mut next_read = None;
+    for _ in 0..MAX_MERGE_ATTEMPTS {
+        let base = match next_read.take() {
+            Some(read) => {
+                let (data, remote) = read_payload(context, client, Some(read)).await?;
+                if let Some(error) = apply_remote(context, &data, remote) {
+                    return Err(invalid_payload::<T>(context, remote, &error));
+                }
+                context.state.snapshot()
+            }
+            None => context.state.snapshot(),
+        };
+
+        // Replay the caller's changes on the newest version. A change whose old value no
+        // longer matches means that the same part changed remotely.
+        let value = if base.version() == seen.version() {
+            T::clone(&intended)
+        } else {
+            let mut merged = T::clone(&base);
+            for change in intended_changes.iter().cloned() {
+                merged.apply(change).map_err(|error| Error::Conflict {
+                    path: path.clone(),
+                    key_path: error.path().to_string(),
+                    local: seen.version(),
+                    remote: base.version(),
+                })?;
+            }
+            merged
+        };
+        let changes = T::changes(&base, &value);
+        if changes.is_empty() {
+            return Ok(ChangeSet::new(changes, Origin::Local, base));
+        }
+
+        let bytes = encode(context, &value, base.unknown_fields())?;
+        let expected = base.version();
+        match (Write { context, base, expected, bytes, node }.commit(client, value, changes).await) {
+            Err(Error::StaleWrite { .. }) if context.options.conflict_policy == ConflictPolicy::Merge => {
+                // A writer that ignores the lock got in first; merge onto its version.
+                next_read = Some(client.get_data(path).await);
+            }
+            result => return result,
+        }
+    }
+    let remote = context.state.snapshot().version();
+    Err(Error::StaleWrite { path: path.clone(), local: seen.version(), remote })
+}
+
+async fn overwrite_locked<T: ZkShared>(
+    context: &Context<T>,
+    client: &Client,
+    node: &mut LockNode,
+    read: Option<Read>,
+    value: T,
+) -> Result<ChangeSet<T>> {
+    let (data, remote) = read_payload(context, client, read).await?;
+    if codec::decode::<T>(&data).is_ok() {
+        apply_remote(context, &data, remote);
+        return Err(Error::PayloadValid { path: context.paths.payload.clone(), version: remote });
     }
 
-    let mut value = T::clone(&base);
-    change(&mut value);
+    // The changes run from the last good version to the new value.
+    let base = context.state.snapshot();
     let changes = T::changes(&base, &value);
-    if changes.is_empty() {
-        return Ok(Prepared::Unchanged(base));
-    }
+    let bytes = encode(context, &value, &Vec::new())?;
+    tracing::warn!(path = %context.paths.payload, version = %remote, "overwriting a payload that does not decode");
+    Write { context, base, expected: remote, bytes, node }.commit(client, value, changes).await
+}
 
-    let bytes = codec::encode(&value, base.unknown_fields()).map_err(|source| Error::Encode {
+/// Encodes a value with the payload's unknown keys, and checks the size limit.
+fn encode<T: ZkShared>(context: &Context<T>, value: &T, unknown: &UnknownFields) -> Result<Vec<u8>> {
+    let path = &context.paths.payload;
+    let bytes = codec::encode(value, unknown).map_err(|source| Error::Encode {
         path: path.clone(),
         type_name: std::any::type_name::<T>(),
         source: Arc::new(source),
@@ -174,12 +232,7 @@ where
             limit: context.options.max_payload_bytes,
         });
     }
-    Ok(Prepared::Write {
-        base,
-        bytes,
-        value,
-        changes,
-    })
+    Ok(bytes)
 }
 
 fn invalid_payload<T>(context: &Context<impl ZkShared>, version: Version, error: &Error) -> Error {
@@ -198,17 +251,23 @@ fn invalid_payload<T>(context: &Context<impl ZkShared>, version: Version, error:
 /// Deletes a lock node that no write consumed. If that fails, dropping the node deletes
 /// it in the background.
 async fn release(client: &Client, node: &mut LockNode) {
+    if node.is_released() {
+        return;
+    }
     if let Ok(()) | Err(ZkError::NoNode) = client.delete(node.path(), None).await {
         node.forget();
     }
 }
 
 /// One encoded update, ready to be written under the lock.
-struct Write<'a, T: ZkShared> {
+struct Write<'a, 'n, T: ZkShared> {
     context: &'a Context<T>,
+    /// The version the changes were computed against, and whose unknown keys are kept.
     base: Snapshot<T>,
+    /// The version the payload must still have: the compare-and-set.
+    expected: Version,
     bytes: Vec<u8>,
-    node: LockNode,
+    node: &'n mut LockNode,
 }
 
 /// What one attempt at the multi-op found.
@@ -221,11 +280,12 @@ enum Attempt {
     Failed(Error),
 }
 
-impl<T: ZkShared> Write<'_, T> {
-    async fn commit(mut self, client: &Client, value: T, changes: Vec<T::Change>) -> Result<ChangeSet<T>> {
+impl<T: ZkShared> Write<'_, '_, T> {
+    async fn commit(self, client: &Client, value: T, changes: Vec<T::Change>) -> Result<ChangeSet<T>> {
         let context = self.context;
         let path = &context.paths.payload;
         let mut retried = false;
+        let mut lost_replies = 0;
         loop {
             match self.attempt(client).await {
                 Attempt::Written(stat) => {
@@ -234,15 +294,9 @@ impl<T: ZkShared> Write<'_, T> {
                     let base_version = self.base.version();
                     let unknown = self.base.unknown_fields().clone();
                     self.node.forget();
-                    let loaded = Loaded {
-                        value,
-                        version,
-                        unknown,
-                    };
+                    let loaded = Loaded { value, version, unknown };
                     let applied =
-                        context
-                            .state
-                            .apply(loaded, Origin::Local, Some((base_version, changes.clone())));
+                        context.state.apply(loaded, Origin::Local, Some((base_version, changes.clone())));
                     return Ok(applied.unwrap_or_else(|| {
                         ChangeSet::new(changes, Origin::Local, context.state.snapshot())
                     }));
@@ -250,10 +304,7 @@ impl<T: ZkShared> Write<'_, T> {
                 Attempt::LockGone if !retried => {
                     let lock = self.node.path().to_owned();
                     self.node.forget();
-                    return Err(Error::LockLost {
-                        path: path.clone(),
-                        lock,
-                    });
+                    return Err(Error::LockLost { path: path.clone(), lock });
                 }
                 Attempt::LockGone => {
                     // An earlier attempt whose reply was lost may have been applied.
@@ -261,8 +312,12 @@ impl<T: ZkShared> Write<'_, T> {
                     return self.resolve(client, value, changes).await;
                 }
                 Attempt::ReplyLost => {
+                    lost_replies += 1;
                     let deadline = Instant::now() + client.session_timeout() * 2;
                     match lock::wait_connected(client, deadline, path).await {
+                        Ok(()) if lost_replies >= MAX_LOST_REPLIES => {
+                            return self.give_up(client, value, changes).await
+                        }
                         // The session lives, so its lock node tells whether the write was
                         // applied: try again, and the retry sorts it out.
                         Ok(()) => retried = true,
@@ -273,10 +328,7 @@ impl<T: ZkShared> Write<'_, T> {
                         }
                     }
                 }
-                Attempt::Failed(error) => {
-                    release(client, &mut self.node).await;
-                    return Err(error);
-                }
+                Attempt::Failed(error) => return Err(error),
             }
         }
     }
@@ -288,7 +340,7 @@ impl<T: ZkShared> Write<'_, T> {
         let mut multi = client.new_multi_writer();
         let staged = multi
             .add_delete(self.node.path(), None)
-            .and_then(|()| multi.add_set_data(path, &self.bytes, Some(self.base.version().version())));
+            .and_then(|()| multi.add_set_data(path, &self.bytes, Some(self.expected.version())));
         if let Err(error) = staged {
             return Attempt::Failed(Error::zookeeper("multi", path, error));
         }
@@ -306,14 +358,8 @@ impl<T: ZkShared> Write<'_, T> {
                     source: ZkError::UnexpectedError(format!("expected a set_data result, got {other:?}")),
                 }),
             },
-            Err(MultiWriteError::OperationFailed {
-                index: 0,
-                source: ZkError::NoNode,
-            }) => Attempt::LockGone,
-            Err(MultiWriteError::OperationFailed {
-                index: 1,
-                source: ZkError::BadVersion,
-            }) => {
+            Err(MultiWriteError::OperationFailed { index: 0, source: ZkError::NoNode }) => Attempt::LockGone,
+            Err(MultiWriteError::OperationFailed { index: 1, source: ZkError::BadVersion }) => {
                 // Someone wrote without taking the lock. Take their version in and refuse.
                 let remote = match client.get_data(path).await {
                     Ok((data, stat)) => {
@@ -321,18 +367,13 @@ impl<T: ZkShared> Write<'_, T> {
                         apply_remote(context, &data, remote);
                         remote
                     }
-                    Err(_) => self.base.version(),
+                    Err(_) => self.expected,
                 };
-                Attempt::Failed(Error::StaleWrite {
-                    path: path.clone(),
-                    local: self.base.version(),
-                    remote,
-                })
+                Attempt::Failed(Error::StaleWrite { path: path.clone(), local: self.expected, remote })
             }
-            Err(MultiWriteError::OperationFailed {
-                index: 1,
-                source: ZkError::NoNode,
-            }) => Attempt::Failed(Error::PayloadMissing { path: path.clone() }),
+            Err(MultiWriteError::OperationFailed { index: 1, source: ZkError::NoNode }) => {
+                Attempt::Failed(Error::PayloadMissing { path: path.clone() })
+            }
             Err(MultiWriteError::OperationFailed { index, source }) => {
                 let operation = if index == 0 { "delete" } else { "set_data" };
                 let node = if index == 0 { self.node.path() } else { path };
@@ -344,6 +385,23 @@ impl<T: ZkShared> Write<'_, T> {
             Err(MultiWriteError::RequestFailed { source }) => {
                 Attempt::Failed(Error::zookeeper("multi", path, source))
             }
+        }
+    }
+
+    /// Stops retrying a write whose replies keep getting lost, and finds out whether one of
+    /// the attempts was applied: while the lock node exists, none was.
+    async fn give_up(self, client: &Client, value: T, changes: Vec<T::Change>) -> Result<ChangeSet<T>> {
+        let path = &self.context.paths.payload;
+        match client.check_stat(self.node.path()).await {
+            Ok(Some(_)) if self.bytes.len() > LARGE_WRITE_BYTES => {
+                Err(Error::ConnectionLostOnWrite { path: path.clone(), size: self.bytes.len() })
+            }
+            Ok(Some(_)) => Err(Error::zookeeper("multi", path, ZkError::ConnectionLoss)),
+            Ok(None) => {
+                self.node.forget();
+                self.resolve(client, value, changes).await
+            }
+            Err(_) => Err(Error::OutcomeUnknown { path: path.clone() }),
         }
     }
 
@@ -383,30 +441,22 @@ impl<T: ZkShared> Write<'_, T> {
                 result => break result,
             }
         };
-        let base = self.base.version();
+        let expected = self.expected;
         match read {
             Ok((data, stat)) => {
                 let version = Version::from_stat(&stat);
-                if version == base {
-                    return Err(Error::LockLost {
-                        path: path.clone(),
-                        lock: self.node.path().to_owned(),
-                    });
+                if version == expected {
+                    return Err(Error::LockLost { path: path.clone(), lock: self.node.path().to_owned() });
                 }
-                if version.czxid() == base.czxid()
-                    && version.version() == base.version() + 1
+                if version.czxid() == expected.czxid()
+                    && version.version() == expected.version() + 1
                     && data == self.bytes
                 {
                     tracing::info!(%path, %version, "a write whose reply was lost was applied");
                     let unknown = self.base.unknown_fields().clone();
-                    let loaded = Loaded {
-                        value,
-                        version,
-                        unknown,
-                    };
-                    let applied = context
-                        .state
-                        .apply(loaded, Origin::Local, Some((base, changes.clone())));
+                    let loaded = Loaded { value, version, unknown };
+                    let computed = Some((self.base.version(), changes.clone()));
+                    let applied = context.state.apply(loaded, Origin::Local, computed);
                     return Ok(applied.unwrap_or_else(|| {
                         ChangeSet::new(changes, Origin::Local, context.state.snapshot())
                     }));
@@ -437,10 +487,8 @@ pub(crate) async fn read_consistent<T: ZkShared>(context: &Context<T>) -> Result
     };
 
     if Version::from_stat(&stat).is_newer_than(&context.state.snapshot().version()) {
-        let (data, stat) = client
-            .get_data(path)
-            .await
-            .map_err(|error| Error::zookeeper("get_data", path, error))?;
+        let (data, stat) =
+            client.get_data(path).await.map_err(|error| Error::zookeeper("get_data", path, error))?;
         if let Some(error) = apply_remote(context, &data, Version::from_stat(&stat)) {
             return Err(error);
         }

@@ -19,7 +19,7 @@ pub enum Error {
         /// The path as given.
         path: String,
         /// The rule the value breaks.
-        reason: &'static str,
+        reason: String,
     },
 
     /// An instance id that cannot name a listener node.
@@ -28,7 +28,7 @@ pub enum Error {
         /// The id as given.
         id: String,
         /// The rule the value breaks.
-        reason: &'static str,
+        reason: String,
     },
 
     /// Another live session owns the listener node of this instance id.
@@ -50,6 +50,36 @@ pub enum Error {
         option: &'static str,
         /// The rule the value breaks.
         reason: &'static str,
+    },
+
+    /// A connect string that cannot name servers, found before connecting.
+    #[error("invalid connect string {servers:?}: {reason}; expected host:port pairs such as \"10.0.0.1:2181,10.0.0.2:2181\"")]
+    InvalidServers {
+        /// The connect string as given.
+        servers: String,
+        /// The rule it breaks.
+        reason: &'static str,
+    },
+
+    /// The chroot path of the connect string does not exist on the servers.
+    #[error("the chroot {path} of the connect string does not exist; create it, or connect without the chroot suffix")]
+    ChrootMissing {
+        /// The chroot path.
+        path: String,
+    },
+
+    /// The connection dropped while a large write was in flight, as ZooKeeper servers do
+    /// when a request exceeds their `jute.maxbuffer`.
+    #[error(
+        "the connection dropped while writing {size} bytes to {path}; servers drop the connection \
+         on requests above their jute.maxbuffer (1,048,575 bytes by default), so shrink the value or \
+         raise jute.maxbuffer on every server"
+    )]
+    ConnectionLostOnWrite {
+        /// The payload path.
+        path: String,
+        /// The encoded size of the write in bytes.
+        size: usize,
     },
 
     /// No session could be established with the ensemble.
@@ -115,8 +145,36 @@ pub enum Error {
         remote: Version,
     },
 
+    /// The closure changed a part of the value that a newer version also changed, so the
+    /// merge was refused.
+    #[error(
+        "update of {path} conflicts at {key_path}: it was computed on version {local}, and version \
+         {remote} changed the same part; read the new value and decide again"
+    )]
+    Conflict {
+        /// The payload path.
+        path: String,
+        /// The JSONPath of the conflicting part, such as `$.patterns[2]`.
+        key_path: String,
+        /// The version the closure saw.
+        local: Version,
+        /// The newer version that changed the same part.
+        remote: Version,
+    },
+
+    /// `overwrite_invalid` found a payload that decodes, so it wrote nothing.
+    #[error(
+        "payload {path} at version {version} decodes, so it was not overwritten; change it with update()"
+    )]
+    PayloadValid {
+        /// The payload path.
+        path: String,
+        /// The version that decodes.
+        version: Version,
+    },
+
     /// A payload that is not valid JSON for the shared type; the last good state stays.
-    #[error("payload {path} at version {version} is not valid JSON for {type_name}: {source}")]
+    #[error("payload {path} at version {version} cannot be decoded as {type_name}: {source}")]
     Decode {
         /// The payload path.
         path: String,
@@ -131,7 +189,7 @@ pub enum Error {
 
     /// An update would overwrite a payload that does not decode, written by another client.
     #[error(
-        "update of {path} refused: ZooKeeper holds version {version}, which is not valid JSON for \
+        "update of {path} refused: ZooKeeper holds version {version}, which cannot be decoded as \
          {type_name} ({reason}); fix the payload, or replace it on purpose with overwrite_invalid()"
     )]
     InvalidPayload {
@@ -172,7 +230,10 @@ pub enum Error {
     },
 
     /// The write lock was not acquired within the lock timeout.
-    #[error("timed out after {timeout:?} waiting for the write lock {path}, held by {holder}")]
+    #[error(
+        "timed out after {timeout:?} waiting for the write lock {path}, held by {holder}; retry later, \
+         or raise lock_timeout if updates hold the lock longer"
+    )]
     LockTimeout {
         /// The lock dir.
         path: String,
@@ -247,15 +308,8 @@ impl Error {
     /// Wraps a client error, turning the ones a caller can act on into their own variants.
     pub(crate) fn zookeeper(operation: &'static str, path: &str, source: zookeeper_client::Error) -> Self {
         match source {
-            zookeeper_client::Error::NoAuth => Error::NotAuthorized {
-                operation,
-                path: path.to_owned(),
-            },
-            source => Error::ZooKeeper {
-                operation,
-                path: path.to_owned(),
-                source,
-            },
+            zookeeper_client::Error::NoAuth => Error::NotAuthorized { operation, path: path.to_owned() },
+            source => Error::ZooKeeper { operation, path: path.to_owned(), source },
         }
     }
 }

@@ -35,11 +35,7 @@ pub struct ChangeSet<T: Diff> {
 
 impl<T: Diff> ChangeSet<T> {
     pub(crate) fn new(changes: Vec<T::Change>, origin: Origin, snapshot: Snapshot<T>) -> Self {
-        ChangeSet {
-            changes,
-            origin,
-            snapshot,
-        }
+        ChangeSet { changes, origin, snapshot }
     }
 
     /// Returns the changes, in the order [`Diff::apply`] replays them.
@@ -96,11 +92,7 @@ impl<'a, T: Diff> IntoIterator for &'a ChangeSet<T> {
 
 impl<T: Diff> Clone for ChangeSet<T> {
     fn clone(&self) -> Self {
-        ChangeSet {
-            changes: self.changes.clone(),
-            origin: self.origin,
-            snapshot: self.snapshot.clone(),
-        }
+        ChangeSet { changes: self.changes.clone(), origin: self.origin, snapshot: self.snapshot.clone() }
     }
 }
 
@@ -166,9 +158,7 @@ pub struct Subscription<T: Diff> {
 
 impl<T: Diff + Send + Sync + 'static> Subscription<T> {
     pub(crate) fn new(receiver: broadcast::Receiver<Arc<Notice<T>>>) -> Self {
-        Subscription {
-            stream: BroadcastStream::new(receiver),
-        }
+        Subscription { stream: BroadcastStream::new(receiver) }
     }
 
     /// Waits for the next event; returns `None` once the handle is closed.
@@ -293,7 +283,8 @@ where
                 Some(Event::Changed(change_set)) => {
                     let origin = change_set.origin();
                     let version = change_set.version();
-                    let changes: Vec<C> = change_set.into_changes().into_iter().filter_map(&self.select).collect();
+                    let changes: Vec<C> =
+                        change_set.into_changes().into_iter().filter_map(&self.select).collect();
                     if changes.is_empty() {
                         continue;
                     }
@@ -348,8 +339,6 @@ impl Drop for HandlerGuard {
 
 impl fmt::Debug for HandlerGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HandlerGuard")
-            .field("attached", &self.task.is_some())
-            .finish()
+        f.debug_struct("HandlerGuard").field("attached", &self.task.is_some()).finish()
     }
 }

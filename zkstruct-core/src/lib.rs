@@ -25,7 +25,7 @@ pub use crate::events::{
     ChangeSet, Event, FieldChanges, FieldEvent, FieldSubscription, HandlerGuard, Origin, Subscription,
 };
 pub use crate::options::{
-    SharedBuilder, DEFAULT_EVENT_CAPACITY, DEFAULT_FRESHNESS_LIMIT, DEFAULT_LOCK_TIMEOUT,
+    ConflictPolicy, SharedBuilder, DEFAULT_EVENT_CAPACITY, DEFAULT_FRESHNESS_LIMIT, DEFAULT_LOCK_TIMEOUT,
     DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_SESSION_TIMEOUT,
 };
 pub use crate::shared::{Shared, ZkShared};

@@ -33,17 +33,17 @@ pub(crate) struct LockNode {
 impl LockNode {
     fn new(client: Client, lock_dir: &str) -> Self {
         let protection = format!("_c_{}-", uuid::Uuid::new_v4());
-        LockNode {
-            client,
-            lock_dir: lock_dir.to_owned(),
-            protection,
-            path: None,
-        }
+        LockNode { client, lock_dir: lock_dir.to_owned(), protection, path: None }
     }
 
     /// Returns the full path of the node, or the lock dir while the path is unknown.
     pub(crate) fn path(&self) -> &str {
         self.path.as_deref().unwrap_or(&self.lock_dir)
+    }
+
+    /// Returns `true` once the node is known to be gone.
+    pub(crate) fn is_released(&self) -> bool {
+        self.protection.is_empty()
     }
 
     /// Records that the node is gone, so dropping it deletes nothing. The path stays
@@ -164,22 +164,14 @@ pub(crate) async fn acquire(
 
     let own_name = node.path().rsplit('/').next().unwrap_or_default().to_owned();
     loop {
-        let mut contenders: Vec<(i64, &str)> = children
-            .iter()
-            .filter_map(|child| Some((sequence(child)?, child.as_str())))
-            .collect();
+        let mut contenders: Vec<(i64, &str)> =
+            children.iter().filter_map(|child| Some((sequence(child)?, child.as_str()))).collect();
         contenders.sort_unstable();
         let Some(position) = contenders.iter().position(|(_, child)| *child == own_name) else {
-            return Err(Error::LockLost {
-                path: payload_path.to_owned(),
-                lock: node.path().to_owned(),
-            });
+            return Err(Error::LockLost { path: payload_path.to_owned(), lock: node.path().to_owned() });
         };
         if position == 0 {
-            return Ok(Acquired {
-                node,
-                payload: payload.take(),
-            });
+            return Ok(Acquired { node, payload: payload.take() });
         }
         let ahead = format!("{lock_dir}/{}", contenders[position - 1].1);
         let holder = format!("{lock_dir}/{}", contenders[0].1);
@@ -196,15 +188,8 @@ pub(crate) async fn acquire(
         };
         if exists.is_some() {
             tracing::debug!(lock = %node.path(), %ahead, "waiting for the lock");
-            if tokio::time::timeout_at(deadline, watcher.changed())
-                .await
-                .is_err()
-            {
-                return Err(Error::LockTimeout {
-                    path: lock_dir.to_owned(),
-                    timeout,
-                    holder,
-                });
+            if tokio::time::timeout_at(deadline, watcher.changed()).await.is_err() {
+                return Err(Error::LockTimeout { path: lock_dir.to_owned(), timeout, holder });
             }
         }
         children = list_children(client, lock_dir).await?;
@@ -212,10 +197,7 @@ pub(crate) async fn acquire(
 }
 
 async fn list_children(client: &Client, lock_dir: &str) -> Result<Vec<String>> {
-    client
-        .list_children(lock_dir)
-        .await
-        .map_err(|error| Error::zookeeper("list_children", lock_dir, error))
+    client.list_children(lock_dir).await.map_err(|error| Error::zookeeper("list_children", lock_dir, error))
 }
 
 /// Creates the lock dir as a container node, as Curator does.
@@ -223,9 +205,7 @@ async fn create_lock_dir(client: &Client, lock_dir: &str, payload_path: &str) ->
     let options = CreateMode::Container.with_acls(Acls::anyone_all());
     match client.create(lock_dir, &[], &options).await {
         Ok(_) | Err(ZkError::NodeExists) => Ok(()),
-        Err(ZkError::NoNode) => Err(Error::PayloadMissing {
-            path: payload_path.to_owned(),
-        }),
+        Err(ZkError::NoNode) => Err(Error::PayloadMissing { path: payload_path.to_owned() }),
         Err(error) => Err(Error::zookeeper("create", lock_dir, error)),
     }
 }
@@ -240,10 +220,7 @@ pub(crate) async fn wait_connected(client: &Client, deadline: Instant, path: &st
             return Ok(());
         }
         if state.is_terminated() {
-            return Err(Error::SessionLost {
-                path: path.to_owned(),
-                reason: format!("session {state}"),
-            });
+            return Err(Error::SessionLost { path: path.to_owned(), reason: format!("session {state}") });
         }
         if tokio::time::timeout_at(deadline, states.changed()).await.is_err() {
             return Err(Error::SessionLost {
@@ -260,10 +237,7 @@ mod tests {
 
     #[test]
     fn sequence_reads_curator_names() {
-        assert_eq!(
-            sequence("_c_0f8e4c1a-8f7e-4f55-9d4b-4d7e9c0c1a2b-lock-0000000012"),
-            Some(12)
-        );
+        assert_eq!(sequence("_c_0f8e4c1a-8f7e-4f55-9d4b-4d7e9c0c1a2b-lock-0000000012"), Some(12));
         assert_eq!(sequence("lock-0000000003"), Some(3));
         assert_eq!(sequence("leases"), None);
         assert_eq!(sequence("_c_x-lock-abc"), None);

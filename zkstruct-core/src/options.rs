@@ -19,6 +19,27 @@ pub const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 1_000_000;
 /// Default number of events a subscriber may fall behind before it misses some.
 pub const DEFAULT_EVENT_CAPACITY: usize = 1024;
+/// Writes above this size can exceed a server's `jute.maxbuffer` (1,048,575 bytes by
+/// default), which makes the server drop the connection instead of answering.
+pub(crate) const LARGE_WRITE_BYTES: usize = DEFAULT_MAX_PAYLOAD_BYTES;
+/// Largest accepted event capacity: the event buffer is allocated up front.
+const MAX_EVENT_CAPACITY: usize = 1 << 20;
+
+/// What an update does when ZooKeeper holds a newer version than the local copy it was
+/// computed on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConflictPolicy {
+    /// Fails with [`Error::StaleWrite`] and brings the local copy up to date, so that the
+    /// caller can look at the newer version and retry. Nothing is written.
+    #[default]
+    Fail,
+    /// Replays the changes the closure made onto the newer version and writes the result.
+    /// Fails with [`Error::Conflict`] only when a part the closure changed was also
+    /// changed remotely (the change's old value no longer matches). Writers that ignore the
+    /// lock are merged with in the same way, up to five times in a row.
+    Merge,
+}
 
 /// Settings of a [`Shared`] handle, fixed when it opens.
 #[derive(Clone, Debug)]
@@ -29,6 +50,7 @@ pub(crate) struct Options {
     pub(crate) instance_id: Option<String>,
     pub(crate) max_payload_bytes: usize,
     pub(crate) event_capacity: usize,
+    pub(crate) conflict_policy: ConflictPolicy,
 }
 
 impl Default for Options {
@@ -40,6 +62,7 @@ impl Default for Options {
             instance_id: None,
             max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
             event_capacity: DEFAULT_EVENT_CAPACITY,
+            conflict_policy: ConflictPolicy::default(),
         }
     }
 }
@@ -56,8 +79,8 @@ impl Options {
         if self.max_payload_bytes == 0 {
             return invalid("max_payload_bytes", "must be greater than zero");
         }
-        if self.event_capacity == 0 {
-            return invalid("event_capacity", "must be at least 1");
+        if self.event_capacity == 0 || self.event_capacity > MAX_EVENT_CAPACITY {
+            return invalid("event_capacity", "must be between 1 and 1048576");
         }
         Ok(())
     }
@@ -87,12 +110,7 @@ impl<T> fmt::Debug for SharedBuilder<T> {
 
 impl<T: ZkShared> SharedBuilder<T> {
     pub(crate) fn new(servers: String, dir: String) -> Self {
-        SharedBuilder {
-            servers,
-            dir,
-            options: Options::default(),
-            marker: PhantomData,
-        }
+        SharedBuilder { servers, dir, options: Options::default(), marker: PhantomData }
     }
 
     /// Sets how long the local copy may go unverified before [`Shared::read`] fails.
@@ -148,6 +166,14 @@ impl<T: ZkShared> SharedBuilder<T> {
         self
     }
 
+    /// Sets what an update does when the local copy it was computed on is behind ZooKeeper.
+    ///
+    /// Defaults to [`ConflictPolicy::Fail`].
+    pub fn conflict_policy(mut self, policy: ConflictPolicy) -> Self {
+        self.options.conflict_policy = policy;
+        self
+    }
+
     /// Opens the shared value, creating `/<dir>` and its payload from `initial` if they do
     /// not exist.
     ///
@@ -160,14 +186,7 @@ impl<T: ZkShared> SharedBuilder<T> {
     /// and when `initial` encodes to more than the payload limit ([`Error::TooLarge`]).
     pub async fn create_or_open(self, initial: T) -> Result<Shared<T>> {
         self.options.validate()?;
-        Shared::open_with(
-            self.servers,
-            self.dir,
-            self.options,
-            Some(initial),
-            Duration::ZERO,
-        )
-        .await
+        Shared::open_with(self.servers, self.dir, self.options, Some(initial), Duration::ZERO).await
     }
 
     /// Opens a shared value that another instance creates, waiting up to `wait` for its

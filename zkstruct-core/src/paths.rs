@@ -33,12 +33,7 @@ impl Paths {
 
 /// Checks a dir path against ZooKeeper's path rules, before any request is sent.
 pub(crate) fn validate_dir(dir: &str) -> Result<()> {
-    let invalid = |reason| {
-        Err(Error::InvalidPath {
-            path: dir.to_owned(),
-            reason,
-        })
-    };
+    let invalid = |reason: &str| Err(Error::InvalidPath { path: dir.to_owned(), reason: reason.to_owned() });
     if !dir.starts_with('/') {
         return invalid("it must start with '/'");
     }
@@ -49,8 +44,11 @@ pub(crate) fn validate_dir(dir: &str) -> Result<()> {
         return invalid("it must not end with '/'");
     }
     for segment in dir[1..].split('/') {
+        if segment.is_empty() {
+            return invalid("it contains an empty segment");
+        }
         if let Err(reason) = check_name(segment) {
-            return invalid(reason);
+            return Err(Error::InvalidPath { path: dir.to_owned(), reason });
         }
     }
     if dir == "/zookeeper" || dir.starts_with("/zookeeper/") {
@@ -61,29 +59,31 @@ pub(crate) fn validate_dir(dir: &str) -> Result<()> {
 
 /// Checks an instance id, which names a node under `/<dir>/listeners`.
 pub(crate) fn validate_instance_id(id: &str) -> Result<()> {
+    if id.is_empty() {
+        return Err(Error::InvalidInstanceId { id: id.to_owned(), reason: "it is empty".to_owned() });
+    }
     if id.contains('/') {
         return Err(Error::InvalidInstanceId {
             id: id.to_owned(),
-            reason: "it must not contain '/'",
+            reason: "it must not contain '/'".to_owned(),
         });
     }
-    check_name(id).map_err(|reason| Error::InvalidInstanceId {
-        id: id.to_owned(),
-        reason,
-    })
+    check_name(id).map_err(|reason| Error::InvalidInstanceId { id: id.to_owned(), reason })
 }
 
-/// Checks one node name against the characters ZooKeeper rejects.
-fn check_name(name: &str) -> std::result::Result<(), &'static str> {
-    if name.is_empty() {
-        return Err("it contains an empty segment");
-    }
+/// Checks one non-empty node name against the names and characters ZooKeeper rejects.
+///
+/// ZooKeeper 3.8 (`PathUtils.validatePath`) rejects control characters, the UTF-16 code
+/// units U+D800 to U+F8FF (surrogates, so every character above U+FFFF, and the private
+/// use area), and U+FFF0 to U+FFFF.
+fn check_name(name: &str) -> std::result::Result<(), String> {
     if name == "." || name == ".." {
-        return Err("'.' and '..' are not allowed as names");
+        return Err("'.' and '..' are not allowed as names".to_owned());
     }
-    let rejected = |c: char| matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{f000}'..='\u{f8ff}' | '\u{fff0}'..='\u{ffff}');
-    if name.chars().any(rejected) {
-        return Err("it contains a control or reserved character");
+    let rejected = |c: &char| matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{e000}'..='\u{f8ff}' | '\u{fff0}'..);
+    if let Some(character) = name.chars().find(rejected) {
+        let code = u32::from(character);
+        return Err(format!("it contains U+{code:04X}, a character ZooKeeper rejects in paths"));
     }
     Ok(())
 }
@@ -101,19 +101,10 @@ mod tests {
 
     #[test]
     fn invalid_dirs_fail_with_the_path() {
-        for dir in [
-            "",
-            "a/b",
-            "/",
-            "/a/",
-            "//a",
-            "/a//b",
-            "/a/./b",
-            "/a/..",
-            "/a\n",
-            "/zookeeper/x",
-            "/a\u{f8ff}",
-        ] {
+        let rejected =
+            ["", "a/b", "/", "/a/", "//a", "/a//b", "/a/./b", "/a/..", "/a\n", "/zookeeper/x", "/a\u{f8ff}"];
+        let characters = ["/a\u{e000}b", "/a\u{1f600}b", "/a\u{fff0}", "/\u{9f}"];
+        for dir in rejected.into_iter().chain(characters) {
             match validate_dir(dir) {
                 Err(Error::InvalidPath { path, .. }) => assert_eq!(path, dir),
                 other => panic!("{dir:?} gave {other:?}"),
@@ -124,7 +115,7 @@ mod tests {
     #[test]
     fn instance_ids_are_node_names() {
         assert!(validate_instance_id("host-1.pid-42").is_ok());
-        for id in ["", ".", "..", "a/b", "tab\t"] {
+        for id in ["", ".", "..", "a/b", "tab\t", "\u{e000}"] {
             assert!(validate_instance_id(id).is_err(), "{id:?}");
         }
     }

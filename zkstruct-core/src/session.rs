@@ -58,16 +58,8 @@ impl Session {
         );
         let state_watcher = client.state_watcher();
         let (current, _) = watch::channel(Generation { client, number: 0 });
-        let inner = Arc::new(SessionInner {
-            config,
-            current,
-            closed: CancellationToken::new(),
-        });
-        tokio::spawn(supervise(
-            Arc::downgrade(&inner),
-            inner.closed.clone(),
-            state_watcher,
-        ));
+        let inner = Arc::new(SessionInner { config, current, closed: CancellationToken::new() });
+        tokio::spawn(supervise(Arc::downgrade(&inner), inner.closed.clone(), state_watcher));
         Ok(Session { inner })
     }
 
@@ -98,10 +90,7 @@ async fn connect_client(config: &SessionConfig) -> Result<Client> {
         .with_session_timeout(config.session_timeout)
         .connect(&config.servers)
         .await
-        .map_err(|source| Error::Connect {
-            servers: config.servers.clone(),
-            source,
-        })
+        .map_err(|source| Error::Connect { servers: config.servers.clone(), source })
 }
 
 /// Follows the session state; after expiry, opens new sessions until one succeeds.
@@ -166,8 +155,5 @@ async fn supervise(
 
 /// Returns whether a session state lets requests through.
 pub(crate) fn is_connected(state: SessionState) -> bool {
-    matches!(
-        state,
-        SessionState::SyncConnected | SessionState::ConnectedReadOnly
-    )
+    matches!(state, SessionState::SyncConnected | SessionState::ConnectedReadOnly)
 }

@@ -14,7 +14,9 @@ use crate::commit::{self, CommitGate};
 use crate::diff::Diff;
 use crate::error::{Error, Result};
 use crate::events::{ChangeSet, Event, FieldSubscription, HandlerGuard, Subscription};
-use crate::options::{Options, SharedBuilder};
+#[cfg(doc)]
+use crate::options::ConflictPolicy;
+use crate::options::{Options, SharedBuilder, LARGE_WRITE_BYTES};
 use crate::paths::Paths;
 use crate::presence;
 use crate::session::{Session, SessionConfig};
@@ -84,14 +86,13 @@ struct Inner<T: ZkShared> {
 impl<T: ZkShared> Drop for Inner<T> {
     fn drop(&mut self) {
         self.stop.cancel();
+        self.context.state.close_events();
     }
 }
 
 impl<T: ZkShared> Clone for Shared<T> {
     fn clone(&self) -> Self {
-        Shared {
-            inner: self.inner.clone(),
-        }
+        Shared { inner: self.inner.clone() }
     }
 }
 
@@ -122,43 +123,33 @@ impl<T: ZkShared> Shared<T> {
         initial: Option<T>,
         wait: Duration,
     ) -> Result<Self> {
-        let instance_id = options
-            .instance_id
-            .clone()
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let instance_id = options.instance_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let paths = Paths::new(&dir, &instance_id)?;
-        let initial_bytes = match &initial {
-            Some(initial) => Some(encode_initial(initial, &paths, &options)?),
-            None => None,
-        };
+        validate_servers(&servers)?;
 
-        let config = SessionConfig {
-            servers,
-            session_timeout: options.session_timeout,
-        };
+        let config = SessionConfig { servers, session_timeout: options.session_timeout };
         let session = Session::connect(config).await?;
         let generation = session.current();
         let client = &generation.client;
-        match initial_bytes {
-            Some(bytes) => create_payload(client, &paths, &bytes).await?,
+        match initial {
+            Some(initial) => create_payload(client, &paths, &options, &initial).await?,
             None => wait_for_payload(client, &paths, wait).await?,
         }
         presence::register(client, &paths).await?;
 
         // Arm the watch before the first read, so no change can fall between the two.
-        let watcher = client
+        let payload_watcher = client
             .watch(&paths.payload, AddWatchMode::Persistent)
             .await
             .map_err(|error| Error::zookeeper("add_watch", &paths.payload, error))?;
-        let (data, stat) = client
-            .get_data(&paths.payload)
+        let listener_watcher = client
+            .watch(&paths.listener, AddWatchMode::Persistent)
             .await
-            .map_err(|error| match error {
-                ZkError::NoNode => Error::PayloadMissing {
-                    path: paths.payload.clone(),
-                },
-                error => Error::zookeeper("get_data", &paths.payload, error),
-            })?;
+            .map_err(|error| Error::zookeeper("add_watch", &paths.listener, error))?;
+        let (data, stat) = client.get_data(&paths.payload).await.map_err(|error| match error {
+            ZkError::NoNode => Error::PayloadMissing { path: paths.payload.clone() },
+            error => Error::zookeeper("get_data", &paths.payload, error),
+        })?;
         let version = Version::from_stat(&stat);
         let (value, unknown) = codec::decode::<T>(&data).map_err(|source| Error::Decode {
             path: paths.payload.clone(),
@@ -168,15 +159,8 @@ impl<T: ZkShared> Shared<T> {
         })?;
         tracing::info!(path = %paths.payload, %version, instance = %instance_id, "shared value opened");
 
-        let state = State::new(
-            paths.payload.clone(),
-            Loaded {
-                value,
-                version,
-                unknown,
-            },
-            options.event_capacity,
-        );
+        let state =
+            State::new(paths.payload.clone(), Loaded { value, version, unknown }, options.event_capacity);
         state.freshness.mark_live();
         let context = Arc::new(Context {
             paths,
@@ -188,27 +172,24 @@ impl<T: ZkShared> Shared<T> {
             gate: CommitGate::default(),
         });
         let stop = CancellationToken::new();
-        tokio::spawn(watcher::run(context.clone(), generation, watcher, stop.clone()));
-        Ok(Shared {
-            inner: Arc::new(Inner {
-                context,
-                stop,
-                closed: AtomicBool::new(false),
-            }),
-        })
+        let watches = (payload_watcher, listener_watcher);
+        tokio::spawn(watcher::run(context.clone(), generation, watches, stop.clone()));
+        Ok(Shared { inner: Arc::new(Inner { context, stop, closed: AtomicBool::new(false) }) })
     }
 
     fn context(&self) -> Result<&Context<T>> {
         if self.inner.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed {
-                path: self.inner.context.paths.dir.clone(),
-            });
+            return Err(Error::Closed { path: self.inner.context.paths.dir.clone() });
         }
         Ok(&self.inner.context)
     }
 
     /// Returns the local copy, if it was verified against ZooKeeper within the freshness
     /// limit.
+    ///
+    /// The local copy is the newest version that decoded. When ZooKeeper holds a payload
+    /// that does not decode, or none, `read` keeps returning the last good version while
+    /// subscribers receive [`Event::Failed`]; [`Shared::read_consistent`] returns the error.
     ///
     /// This takes no lock and does no I/O. While the session is connected, the payload
     /// watch keeps the copy verified. After a disconnection, the copy ages from the last
@@ -255,15 +236,37 @@ impl<T: ZkShared> Shared<T> {
 
     /// Changes the value with `change`, and returns what changed.
     ///
-    /// `change` runs once, on a clone of the latest version, while this handle's mutex and
-    /// the ZooKeeper write lock are held. The result is written only if ZooKeeper still
-    /// stores the version the closure saw, so no other writer's change is overwritten. A
+    /// `change` runs at most once, on a clone of the local copy, while this handle's mutex
+    /// and the ZooKeeper write lock are held. The result is written only if ZooKeeper still
+    /// stores the version it was computed on, so no other writer's change is overwritten. A
     /// closure that changes nothing writes nothing.
+    ///
+    /// When the local copy is behind ZooKeeper, because a change from another writer has
+    /// not arrived yet, the conflict policy decides. [`ConflictPolicy::Fail`], the default,
+    /// takes the newer version into the local copy and fails with [`Error::StaleWrite`]
+    /// without running the closure, so a retry sees the newer version:
+    ///
+    /// ```no_run
+    /// # use zkstruct_core::{Error, Shared, ZkShared};
+    /// # async fn demo<T: ZkShared>(shared: &Shared<T>, change: impl Fn(&mut T) + Send + Sync) -> Result<(), Error> {
+    /// let changes = loop {
+    ///     match shared.update(&change).await {
+    ///         Err(Error::StaleWrite { .. }) => continue,
+    ///         result => break result?,
+    ///     }
+    /// };
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// [`ConflictPolicy::Merge`] replays the closure's changes on the newer version instead.
     ///
     /// # Errors
     ///
-    /// - [`Error::StaleWrite`] when the local copy was behind ZooKeeper. The copy is
+    /// - [`Error::StaleWrite`] when the local copy was behind ZooKeeper and the policy is
+    ///   to fail, or when a writer that ignores the lock wrote meanwhile. The local copy is
     ///   brought up to date before the error returns, so retrying is safe.
+    /// - [`Error::Conflict`] when merging found the same part changed on both sides.
     /// - [`Error::LockTimeout`] when the lock was not acquired within the lock timeout.
     /// - [`Error::TooLarge`] when the encoded value exceeds the payload limit; nothing is
     ///   sent.
@@ -277,6 +280,22 @@ impl<T: ZkShared> Shared<T> {
         F: FnOnce(&mut T) + Send,
     {
         commit::update(self.context()?, change).await
+    }
+
+    /// Replaces a payload that does not decode with `value`.
+    ///
+    /// An update refuses to overwrite a payload it cannot decode, because another writer
+    /// put it there. This call is the deliberate way to replace it. It takes the same locks
+    /// as an update and writes only if the payload still does not decode; subscribers
+    /// receive the changes from the last good version to `value`. Top-level keys of the
+    /// replaced payload are not kept.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PayloadValid`] when the payload decodes (use [`Shared::update`]), and the
+    /// lock and write errors of [`Shared::update`].
+    pub async fn overwrite_invalid(&self, value: T) -> Result<ChangeSet<T>> {
+        commit::overwrite_invalid(self.context()?, value).await
     }
 
     /// Subscribes to the changes committed from now on, local and remote.
@@ -339,13 +358,7 @@ impl<T: ZkShared> Shared<T> {
 
     /// Returns the id of the current ZooKeeper session, in hex.
     pub fn session_id(&self) -> String {
-        self.inner
-            .context
-            .session
-            .current()
-            .client
-            .session_id()
-            .to_string()
+        self.inner.context.session.current().client.session_id().to_string()
     }
 
     /// Returns the dir that contains the value.
@@ -373,12 +386,40 @@ impl<T: ZkShared> Shared<T> {
         }
         self.inner.stop.cancel();
         let context = &self.inner.context;
+        context.state.close_events();
         let _writer = context.writer.lock().await;
         presence::unregister(&context.session.current().client, &context.paths).await
     }
 }
 
-fn encode_initial<T: ZkShared>(initial: &T, paths: &Paths, options: &Options) -> Result<Vec<u8>> {
+/// Rejects connect strings that cannot name servers, before trying to connect.
+fn validate_servers(servers: &str) -> Result<()> {
+    let invalid = |reason: &'static str| Err(Error::InvalidServers { servers: servers.to_owned(), reason });
+    if servers.is_empty() {
+        return invalid("it is empty");
+    }
+    if servers.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return invalid("it contains whitespace or control characters");
+    }
+    Ok(())
+}
+
+/// Creates `/<dir>` and its payload from `initial`, unless the payload exists.
+async fn create_payload<T: ZkShared>(
+    client: &Client,
+    paths: &Paths,
+    options: &Options,
+    initial: &T,
+) -> Result<()> {
+    let exists = client
+        .check_stat(&paths.payload)
+        .await
+        .map_err(|error| Error::zookeeper("exists", &paths.payload, error))?;
+    if exists.is_some() {
+        tracing::info!(path = %paths.payload, "payload exists; adopting it");
+        return Ok(());
+    }
+
     let bytes = codec::encode(initial, &Vec::new()).map_err(|source| Error::Encode {
         path: paths.payload.clone(),
         type_name: std::any::type_name::<T>(),
@@ -391,17 +432,15 @@ fn encode_initial<T: ZkShared>(initial: &T, paths: &Paths, options: &Options) ->
             limit: options.max_payload_bytes,
         });
     }
-    Ok(bytes)
-}
 
-/// Creates `/<dir>` and its payload, unless the payload exists.
-async fn create_payload(client: &Client, paths: &Paths, bytes: &[u8]) -> Result<()> {
     let persistent = CreateMode::Persistent.with_acls(Acls::anyone_all());
-    client
-        .mkdir(&paths.dir, &persistent)
-        .await
-        .map_err(|error| Error::zookeeper("create", &paths.dir, error))?;
-    match client.create(&paths.payload, bytes, &persistent).await {
+    match client.mkdir(&paths.dir, &persistent).await {
+        Ok(()) => {}
+        // `mkdir` fails with NoNode only when the chroot of the connect string is missing.
+        Err(ZkError::NoNode) => return Err(Error::ChrootMissing { path: client.path().to_owned() }),
+        Err(error) => return Err(Error::zookeeper("create", &paths.dir, error)),
+    }
+    match client.create(&paths.payload, &bytes, &persistent).await {
         Ok(_) => {
             tracing::info!(path = %paths.payload, "payload created");
             Ok(())
@@ -409,6 +448,9 @@ async fn create_payload(client: &Client, paths: &Paths, bytes: &[u8]) -> Result<
         Err(ZkError::NodeExists) => {
             tracing::info!(path = %paths.payload, "payload exists; adopting it");
             Ok(())
+        }
+        Err(ZkError::ConnectionLoss) if bytes.len() > LARGE_WRITE_BYTES => {
+            Err(Error::ConnectionLostOnWrite { path: paths.payload.clone(), size: bytes.len() })
         }
         Err(error) => Err(Error::zookeeper("create", &paths.payload, error)),
     }
@@ -426,14 +468,8 @@ async fn wait_for_payload(client: &Client, paths: &Paths, wait: Duration) -> Res
             return Ok(());
         }
         tracing::debug!(path = %paths.payload, "waiting for the payload to be created");
-        if tokio::time::timeout_at(deadline, watcher.changed())
-            .await
-            .is_err()
-        {
-            return Err(Error::OpenTimeout {
-                path: paths.payload.clone(),
-                timeout: wait,
-            });
+        if tokio::time::timeout_at(deadline, watcher.changed()).await.is_err() {
+            return Err(Error::OpenTimeout { path: paths.payload.clone(), timeout: wait });
         }
     }
 }

@@ -29,11 +29,7 @@ pub struct Version {
 
 impl Version {
     pub(crate) fn from_stat(stat: &Stat) -> Self {
-        Version {
-            version: stat.version,
-            czxid: stat.czxid,
-            mzxid: stat.mzxid,
-        }
+        Version { version: stat.version, czxid: stat.czxid, mzxid: stat.mzxid }
     }
 
     /// Returns ZooKeeper's data version of the payload node.
@@ -59,11 +55,7 @@ impl Version {
 
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} (mzxid {:#x}, czxid {:#x})",
-            self.version, self.mzxid, self.czxid
-        )
+        write!(f, "{} (mzxid {:#x}, czxid {:#x})", self.version, self.mzxid, self.czxid)
     }
 }
 
@@ -95,9 +87,7 @@ impl<T> Snapshot<T> {
 
 impl<T> Clone for Snapshot<T> {
     fn clone(&self) -> Self {
-        Snapshot {
-            loaded: self.loaded.clone(),
-        }
+        Snapshot { loaded: self.loaded.clone() }
     }
 }
 
@@ -131,11 +121,7 @@ pub(crate) struct Freshness {
 
 impl Freshness {
     fn new() -> Self {
-        Freshness {
-            origin: Instant::now(),
-            live: AtomicBool::new(false),
-            verified_at: AtomicU64::new(0),
-        }
+        Freshness { origin: Instant::now(), live: AtomicBool::new(false), verified_at: AtomicU64::new(0) }
     }
 
     fn nanos_since_origin(&self, instant: Instant) -> u64 {
@@ -145,23 +131,20 @@ impl Freshness {
 
     /// Records that the watch is armed on a connected session, after a fresh read.
     pub(crate) fn mark_live(&self) {
-        self.verified_at
-            .store(self.nanos_since_origin(Instant::now()), Ordering::Release);
+        self.verified_at.store(self.nanos_since_origin(Instant::now()), Ordering::Release);
         self.live.store(true, Ordering::Release);
     }
 
     /// Records that the connection dropped; the server was last heard from at `last_alive`.
     pub(crate) fn mark_lost(&self, last_alive: Instant) {
         if self.live.swap(false, Ordering::AcqRel) {
-            self.verified_at
-                .store(self.nanos_since_origin(last_alive), Ordering::Release);
+            self.verified_at.store(self.nanos_since_origin(last_alive), Ordering::Release);
         }
     }
 
     /// Records a read that the server responded to just now.
     pub(crate) fn mark_verified(&self) {
-        self.verified_at
-            .fetch_max(self.nanos_since_origin(Instant::now()), Ordering::AcqRel);
+        self.verified_at.fetch_max(self.nanos_since_origin(Instant::now()), Ordering::AcqRel);
     }
 
     /// Time since the copy was last verified; zero while the watch is live.
@@ -181,10 +164,24 @@ pub(crate) struct State<T: ZkShared> {
     /// Serializes `apply`, which compares, emits and swaps as one step. Never held across
     /// an `.await`.
     apply_lock: Mutex<()>,
-    /// The newest version seen that did not decode, so it is reported only once.
-    invalid: Mutex<Option<Version>>,
-    events: Sender<T>,
+    failure: Mutex<Failure>,
+    /// The sender of every event, until the handle closes.
+    events: Mutex<Option<Sender<T>>>,
     pub(crate) freshness: Freshness,
+}
+
+/// The failures reported since the last version taken.
+#[derive(Default)]
+struct Failure {
+    /// A failure was reported, so the next version taken is reported even if it equals the
+    /// last good one.
+    reported: bool,
+    /// The newest version that did not decode, so each is reported once.
+    undecodable: Option<Version>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl<T: ZkShared> State<T> {
@@ -194,20 +191,37 @@ impl<T: ZkShared> State<T> {
             payload_path,
             current: ArcSwap::from_pointee(initial),
             apply_lock: Mutex::new(()),
-            invalid: Mutex::new(None),
-            events,
+            failure: Mutex::new(Failure::default()),
+            events: Mutex::new(Some(events)),
             freshness: Freshness::new(),
         }
     }
 
     pub(crate) fn snapshot(&self) -> Snapshot<T> {
-        Snapshot {
-            loaded: self.current.load_full(),
-        }
+        Snapshot { loaded: self.current.load_full() }
     }
 
+    /// Subscribes to the events sent from now on. After [`State::close_events`], the
+    /// subscription ends at once.
     pub(crate) fn subscribe(&self) -> Subscription<T> {
-        Subscription::new(self.events.subscribe())
+        let receiver = match &*lock(&self.events) {
+            Some(sender) => sender.subscribe(),
+            None => broadcast::channel(1).1,
+        };
+        Subscription::new(receiver)
+    }
+
+    /// Drops the sender, so every subscription ends once it has received the events sent
+    /// before.
+    pub(crate) fn close_events(&self) {
+        lock(&self.events).take();
+    }
+
+    fn send(&self, notice: Notice<T>) {
+        if let Some(sender) = &*lock(&self.events) {
+            // Sending fails only when there are no subscribers.
+            let _ = sender.send(Arc::new(notice));
+        }
     }
 
     /// Takes a committed version into the local copy, if it is newer than the one held.
@@ -218,6 +232,9 @@ impl<T: ZkShared> State<T> {
     /// copy backwards. `computed` carries changes the caller already diffed against the
     /// version named with them; they are used if that version is still the one held.
     ///
+    /// A version without changes is sent only when it follows a reported failure, so that
+    /// subscribers learn the payload is usable again.
+    ///
     /// Returns the change set when the version was taken.
     pub(crate) fn apply(
         &self,
@@ -225,10 +242,7 @@ impl<T: ZkShared> State<T> {
         origin: Origin,
         computed: Option<(Version, Vec<T::Change>)>,
     ) -> Option<ChangeSet<T>> {
-        let _serialized = self
-            .apply_lock
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _serialized = lock(&self.apply_lock);
         let held = self.current.load_full();
         if !loaded.version.is_newer_than(&held.version) {
             return None;
@@ -240,39 +254,30 @@ impl<T: ZkShared> State<T> {
             _ => T::changes(&held.value, &loaded.value),
         };
         let loaded = Arc::new(loaded);
-        let change_set = ChangeSet::new(
-            changes,
-            origin,
-            Snapshot {
-                loaded: loaded.clone(),
-            },
-        );
+        let change_set = ChangeSet::new(changes, origin, Snapshot { loaded: loaded.clone() });
 
-        if !change_set.is_empty() {
-            // Sending fails only when there are no subscribers.
-            let _ = self.events.send(Arc::new(Notice::Changed(change_set.clone())));
+        let recovered = std::mem::take(&mut *lock(&self.failure)).reported;
+        if !change_set.is_empty() || recovered {
+            self.send(Notice::Changed(change_set.clone()));
         }
         self.current.store(loaded);
-        *self
-            .invalid
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
         Some(change_set)
     }
 
-    /// Reports a payload version that cannot be used, once per version.
+    /// Reports a payload that cannot be used: undecodable at `version`, or missing. A
+    /// version that does not decode is reported once.
     pub(crate) fn report_failure(&self, version: Option<Version>, error: Error) {
-        if let Some(version) = version {
-            let mut invalid = self
-                .invalid
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            if invalid.is_some_and(|seen| !version.is_newer_than(&seen)) {
-                return;
+        {
+            let mut failure = lock(&self.failure);
+            if let Some(version) = version {
+                if failure.undecodable.is_some_and(|seen| !version.is_newer_than(&seen)) {
+                    return;
+                }
+                failure.undecodable = Some(version);
             }
-            *invalid = Some(version);
+            failure.reported = true;
         }
         tracing::warn!(path = %self.payload_path, %error, "payload unusable; keeping the last good state");
-        let _ = self.events.send(Arc::new(Notice::Failed(error)));
+        self.send(Notice::Failed(error));
     }
 }

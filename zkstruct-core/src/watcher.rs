@@ -1,7 +1,7 @@
 //! The one task per handle that follows the payload: watch, fetch, decode, apply.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 use zookeeper_client::{AddWatchMode, Client, Error as ZkError, EventType, PersistentWatcher, SessionState};
@@ -25,18 +25,19 @@ enum Ended {
 
 /// Follows the payload until `stop` is cancelled, across connection losses and sessions.
 ///
-/// `watcher` is the persistent watch that opening the handle armed on `generation`.
+/// `watches` are the persistent watches on the payload and the listener node that opening
+/// the handle armed on `generation`.
 pub(crate) async fn run<T: ZkShared>(
     context: Arc<Context<T>>,
     mut generation: Generation,
-    watcher: PersistentWatcher,
+    watches: (PersistentWatcher, PersistentWatcher),
     stop: CancellationToken,
 ) {
     let mut generations = context.session.generations();
     generations.borrow_and_update();
-    let mut watcher = Some(watcher);
+    let mut watches = Some(Watches { payload: watches.0, listener: watches.1 });
     loop {
-        let armed = match watcher.take() {
+        let armed = match watches.take() {
             Some(armed) => Some(armed),
             None => arm(&context, &generation.client, &stop).await,
         };
@@ -63,30 +64,39 @@ pub(crate) async fn run<T: ZkShared>(
     }
 }
 
-/// Arms the persistent payload watch on a session and reads the payload once.
+/// The persistent watches of one session: on the payload, and on this instance's listener
+/// node, so a listener node that another client deletes is created again.
+struct Watches {
+    payload: PersistentWatcher,
+    listener: PersistentWatcher,
+}
+
+/// Arms the persistent watches on a session and reads the payload once.
 ///
 /// Returns `None` when the session ended first.
 async fn arm<T: ZkShared>(
     context: &Context<T>,
     client: &Client,
     stop: &CancellationToken,
-) -> Option<PersistentWatcher> {
+) -> Option<Watches> {
     loop {
+        let payload = client.watch(&context.paths.payload, AddWatchMode::Persistent);
+        let listener = client.watch(&context.paths.listener, AddWatchMode::Persistent);
         let result = tokio::select! {
             _ = stop.cancelled() => return None,
-            result = client.watch(&context.paths.payload, AddWatchMode::Persistent) => result,
+            (payload, listener) = async { tokio::join!(payload, listener) } => payload.and_then(|payload| Ok((payload, listener?))),
         };
         match result {
-            Ok(watcher) => {
+            Ok((payload, listener)) => {
                 refresh(context, client).await;
                 if is_connected(client.state()) {
                     context.state.freshness.mark_live();
                 }
-                return Some(watcher);
+                return Some(Watches { payload, listener });
             }
             Err(ZkError::SessionExpired | ZkError::ClientClosed | ZkError::AuthFailed) => return None,
             Err(error) => {
-                tracing::debug!(path = %context.paths.payload, %error, "arming the payload watch failed; retrying");
+                tracing::debug!(path = %context.paths.payload, %error, "arming the watches failed; retrying");
                 let mut states = client.state_watcher();
                 while !is_connected(states.state()) {
                     if states.peek_state().is_terminated() {
@@ -102,17 +112,37 @@ async fn arm<T: ZkShared>(
     }
 }
 
+/// How often a connection loss is logged at warning level; more are logged at debug level.
+const CONNECTION_WARNING_INTERVAL: Duration = Duration::from_secs(10);
+
 /// Handles watch and session events until the session ends or `stop` is cancelled.
 async fn follow<T: ZkShared>(
     context: &Context<T>,
     client: &Client,
-    mut watcher: PersistentWatcher,
+    mut watches: Watches,
     stop: &CancellationToken,
 ) -> Ended {
+    let mut last_warning: Option<Instant> = None;
+    let mut losses_since_warning = 0_u64;
     loop {
         let event = tokio::select! {
             _ = stop.cancelled() => return Ended::Stopped,
-            event = watcher.changed() => event,
+            event = watches.payload.changed() => event,
+            event = watches.listener.changed() => {
+                match event.event_type {
+                    // Session events reach both watchers; the payload watcher handles them,
+                    // except that neither may be polled after a terminal state.
+                    EventType::Session if event.session_state.is_terminated() => return Ended::SessionEnded,
+                    EventType::NodeDeleted => {
+                        tracing::warn!(path = %context.paths.listener, "listener node deleted by another client; creating it again");
+                        if let Err(error) = presence::register(client, &context.paths).await {
+                            tracing::error!(path = %context.paths.listener, %error, "cannot create the listener node again");
+                        }
+                    }
+                    _ => {}
+                }
+                continue;
+            }
         };
         match event.event_type {
             EventType::Session => match event.session_state {
@@ -122,14 +152,25 @@ async fn follow<T: ZkShared>(
                     let silence = client.session_timeout() * 2 / 5;
                     let last_heard = Instant::now().checked_sub(silence).unwrap_or_else(Instant::now);
                     context.state.freshness.mark_lost(last_heard);
-                    tracing::warn!(path = %context.paths.payload, "ZooKeeper connection lost; the local copy is aging");
+                    losses_since_warning += 1;
+                    if last_warning.is_none_or(|warned| warned.elapsed() >= CONNECTION_WARNING_INTERVAL) {
+                        tracing::warn!(
+                            path = %context.paths.payload,
+                            losses = losses_since_warning,
+                            "ZooKeeper connection lost; the local copy is aging"
+                        );
+                        last_warning = Some(Instant::now());
+                        losses_since_warning = 0;
+                    } else {
+                        tracing::debug!(path = %context.paths.payload, "ZooKeeper connection lost again");
+                    }
                 }
                 SessionState::SyncConnected | SessionState::ConnectedReadOnly => {
                     // Watch events that fired while disconnected may not be delivered, so
                     // read the payload again before counting the copy as verified.
                     refresh(context, client).await;
                     context.state.freshness.mark_live();
-                    tracing::info!(path = %context.paths.payload, "ZooKeeper connection restored");
+                    tracing::debug!(path = %context.paths.payload, "ZooKeeper connection restored");
                 }
                 SessionState::Expired | SessionState::Closed | SessionState::AuthFailed => {
                     // The watcher must not be polled after a terminal state.
@@ -141,12 +182,9 @@ async fn follow<T: ZkShared>(
                 refresh(context, client).await;
             }
             EventType::NodeDeleted => {
-                context.state.report_failure(
-                    None,
-                    Error::PayloadMissing {
-                        path: context.paths.payload.clone(),
-                    },
-                );
+                context
+                    .state
+                    .report_failure(None, Error::PayloadMissing { path: context.paths.payload.clone() });
             }
             EventType::NodeChildrenChanged => {}
         }
@@ -161,12 +199,7 @@ pub(crate) async fn refresh<T: ZkShared>(context: &Context<T>, client: &Client) 
             apply_remote(context, &data, Version::from_stat(&stat));
         }
         Err(ZkError::NoNode) => {
-            context.state.report_failure(
-                None,
-                Error::PayloadMissing {
-                    path: context.paths.payload.clone(),
-                },
-            );
+            context.state.report_failure(None, Error::PayloadMissing { path: context.paths.payload.clone() });
         }
         Err(error @ (ZkError::ConnectionLoss | ZkError::SessionExpired | ZkError::ClientClosed)) => {
             // The session event that follows triggers the next read.
@@ -193,15 +226,9 @@ pub(crate) fn apply_remote<T: ZkShared>(
     }
     match codec::decode::<T>(data) {
         Ok((value, unknown)) => {
-            if let Some(changes) = context.state.apply(
-                Loaded {
-                    value,
-                    version,
-                    unknown,
-                },
-                Origin::Remote,
-                None,
-            ) {
+            if let Some(changes) =
+                context.state.apply(Loaded { value, version, unknown }, Origin::Remote, None)
+            {
                 tracing::debug!(path = %context.paths.payload, %version, changes = changes.len(), "applied remote version");
             }
             None

@@ -97,10 +97,7 @@ impl<'a> Container<'a> {
             }
         };
         if let Some(tokens) = unsupported_tokens {
-            errors.spanned(
-                tokens,
-                "`#[derive(ZkShared)]` supports only structs with named fields",
-            );
+            errors.spanned(tokens, "`#[derive(ZkShared)]` supports only structs with named fields");
         }
         container
     }
@@ -115,10 +112,7 @@ impl<'a> Container<'a> {
     /// Returns the path of the zkstruct facade: `::zkstruct` unless `#[zk(crate = "...")]`
     /// sets it.
     pub(crate) fn krate(&self) -> Path {
-        self.attrs
-            .krate
-            .clone()
-            .unwrap_or_else(|| parse_quote!(::zkstruct))
+        self.attrs.krate.clone().unwrap_or_else(|| parse_quote!(::zkstruct))
     }
 
     /// Returns the path of `core`, re-exported by the facade.
@@ -143,9 +137,7 @@ impl<'a> Container<'a> {
 
     /// Iterates over the shared fields, except those that validation rejected.
     pub(crate) fn shared_fields(&self) -> impl Iterator<Item = &Field<'a>> {
-        self.fields
-            .iter()
-            .filter(|field| field.mode != FieldMode::Local && !field.rejected)
+        self.fields.iter().filter(|field| field.mode != FieldMode::Local && !field.rejected)
     }
 
     /// Iterates over the `#[serde(skip)]` fields.
@@ -166,10 +158,7 @@ impl<'a> Field<'a> {
         self_ty: &Type,
         errors: &mut Errors,
     ) -> Self {
-        let member = field
-            .ident
-            .as_ref()
-            .expect("a field of a struct with named fields has a name");
+        let member = field.ident.as_ref().expect("a field of a struct with named fields has a name");
         let name = member.unraw().to_string();
         let attrs = attr::field_attrs(&field.attrs, errors);
 
@@ -188,14 +177,10 @@ impl<'a> Field<'a> {
             Some(rule) => rule.apply_to_field(&name),
             None => name.clone(),
         };
-        let serialize_key = attrs
-            .rename_serialize
-            .as_ref()
-            .map_or_else(|| default_key.clone(), |key| key.value());
-        let deserialize_key = attrs
-            .rename_deserialize
-            .as_ref()
-            .map_or_else(|| default_key.clone(), |key| key.value());
+        let serialize_key =
+            attrs.rename_serialize.as_ref().map_or_else(|| default_key.clone(), |key| key.value());
+        let deserialize_key =
+            attrs.rename_deserialize.as_ref().map_or_else(|| default_key.clone(), |key| key.value());
         if mode != FieldMode::Local && serialize_key != deserialize_key {
             errors.spanned(
                 &attrs.rename_tokens,
@@ -217,16 +202,9 @@ impl<'a> Field<'a> {
         };
         // `_count` gets `set_count`, not `set__count`, which would not be snake case.
         let setter_suffix = getter.unraw().to_string();
-        let setter = format_ident!(
-            "set_{}",
-            setter_suffix.trim_start_matches('_'),
-            span = getter.span()
-        );
-        let subscriber = format_ident!(
-            "subscribe_{}",
-            setter_suffix.trim_start_matches('_'),
-            span = getter.span()
-        );
+        let setter = format_ident!("set_{}", setter_suffix.trim_start_matches('_'), span = getter.span());
+        let subscriber =
+            format_ident!("subscribe_{}", setter_suffix.trim_start_matches('_'), span = getter.span());
 
         Field {
             member,

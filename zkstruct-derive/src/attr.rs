@@ -98,9 +98,8 @@ pub(crate) fn container_attrs(attrs: &[Attribute], errors: &mut Errors) -> Conta
                     parsed.tag = parse_lit_str(&meta)?;
                 } else if meta.path.is_ident("transparent") {
                     errors.spanned(&meta.path, unsupported_shape("transparent"));
-                } else if let Some(name) = ["from", "try_from", "into", "remote"]
-                    .into_iter()
-                    .find(|name| meta.path.is_ident(name))
+                } else if let Some(name) =
+                    ["from", "try_from", "into", "remote"].into_iter().find(|name| meta.path.is_ident(name))
                 {
                     let path = meta.path.clone();
                     let value = parse_lit_str(&meta)?;
@@ -234,9 +233,7 @@ fn check_duplicate(meta: &ParseNestedMeta, key: &str, seen: &mut Vec<String>, er
 }
 
 fn unknown_key(meta: &ParseNestedMeta, key: &str, place: &str, expected: &str) -> syn::Error {
-    meta.error(format!(
-        "unknown `zk` {place} attribute `{key}`, expected {expected}"
-    ))
+    meta.error(format!("unknown `zk` {place} attribute `{key}`, expected {expected}"))
 }
 
 fn unsupported_shape(name: &str) -> String {
@@ -304,10 +301,7 @@ fn parse_lit_str(meta: &ParseNestedMeta) -> syn::Result<Option<LitStr>> {
         expr = *group.expr;
     }
     match expr {
-        syn::Expr::Lit(syn::ExprLit {
-            lit: syn::Lit::Str(literal),
-            ..
-        }) => Ok(Some(literal)),
+        syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(literal), .. }) => Ok(Some(literal)),
         _ => Ok(None),
     }
 }

@@ -317,9 +317,7 @@ fn zk_shared_impl(container: &Container) -> TokenStream {
 
     let mut json_keys: Vec<&str> = Vec::new();
     let shared_keys = container.shared_fields().map(|field| field.json_key.as_str());
-    let aliases = container
-        .shared_fields()
-        .flat_map(|field| field.aliases.iter().map(String::as_str));
+    let aliases = container.shared_fields().flat_map(|field| field.aliases.iter().map(String::as_str));
     let tag = container.attrs.tag.as_ref().map(|tag| tag.value());
     for key in shared_keys.chain(aliases).chain(tag.as_deref()) {
         if !json_keys.contains(&key) {

@@ -36,11 +36,7 @@ fn stubs(container: &Container) -> TokenStream {
     let fields_trait = container.fields_ident();
     let (impl_generics, type_generics, where_clause) = container.generics.split_for_impl();
     let mut predicates: Vec<TokenStream> = match where_clause {
-        Some(where_clause) => where_clause
-            .predicates
-            .iter()
-            .map(|predicate| quote!(#predicate))
-            .collect(),
+        Some(where_clause) => where_clause.predicates.iter().map(|predicate| quote!(#predicate)).collect(),
         None => Vec::new(),
     };
 

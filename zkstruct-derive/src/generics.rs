@@ -11,10 +11,7 @@ use crate::ast::{Container, FieldMode};
 
 /// Returns `true` when `generics` has a type or const parameter.
 pub(crate) fn has_type_or_const_params(generics: &Generics) -> bool {
-    generics
-        .params
-        .iter()
-        .any(|param| !matches!(param, GenericParam::Lifetime(_)))
+    generics.params.iter().any(|param| !matches!(param, GenericParam::Lifetime(_)))
 }
 
 /// Replaces each `Self` in `ty` by `self_ty`. A field type may name the struct as `Self`,
@@ -58,10 +55,7 @@ fn mentioned_params(ty: &Type, params: &BTreeSet<Ident>) -> BTreeSet<Ident> {
         }
     }
 
-    let mut finder = FindParams {
-        params,
-        found: BTreeSet::new(),
-    };
+    let mut finder = FindParams { params, found: BTreeSet::new() };
     finder.visit_type(ty);
     finder.found
 }
@@ -197,9 +191,7 @@ pub(crate) fn diff_where_clause(container: &Container) -> WhereClause {
     let mut where_clause = change_impl_where_clause(container);
     if container.is_generic() {
         let self_ty = container.self_ty();
-        where_clause
-            .predicates
-            .push(parse_quote!(#self_ty: #core::clone::Clone));
+        where_clause.predicates.push(parse_quote!(#self_ty: #core::clone::Clone));
     }
     where_clause
 }
@@ -226,9 +218,7 @@ pub(crate) fn zk_shared_where_clause(container: &Container) -> WhereClause {
     for field in container.local_fields() {
         if is_generic_type(&field.ty, container.generics) {
             let ty = &field.ty;
-            where_clause
-                .predicates
-                .push(parse_quote!(#ty: #core::clone::Clone));
+            where_clause.predicates.push(parse_quote!(#ty: #core::clone::Clone));
         }
     }
     where_clause
@@ -274,8 +264,8 @@ pub(crate) fn accessor_impl_where_clause(container: &Container) -> WhereClause {
 }
 
 fn struct_where_clause(generics: &Generics) -> WhereClause {
-    generics.where_clause.clone().unwrap_or_else(|| WhereClause {
-        where_token: Default::default(),
-        predicates: Default::default(),
-    })
+    generics
+        .where_clause
+        .clone()
+        .unwrap_or_else(|| WhereClause { where_token: Default::default(), predicates: Default::default() })
 }

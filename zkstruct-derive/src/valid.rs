@@ -20,6 +20,8 @@ const SHARED_METHODS: &[&str] = &[
     "read_dirty",
     "read_consistent",
     "update",
+    "overwrite_invalid",
+    "subscribe_field",
     "subscribe",
     "on_change",
     "instance_id",
@@ -81,29 +83,16 @@ fn check_recursive_fields(container: &mut Container, errors: &mut Errors) {
 fn check_item_names(container: &mut Container, errors: &mut Errors) {
     let ident = container.ident;
     if container.attrs.change.as_ref() == Some(ident) {
-        errors.spanned(
-            &container.attrs.change,
-            "the change enum cannot have the name of the struct",
-        );
+        errors.spanned(&container.attrs.change, "the change enum cannot have the name of the struct");
         container.attrs.change = None;
     }
     if container.attrs.fields.as_ref() == Some(ident) {
-        errors.spanned(
-            &container.attrs.fields,
-            "the accessor trait cannot have the name of the struct",
-        );
+        errors.spanned(&container.attrs.fields, "the accessor trait cannot have the name of the struct");
         container.attrs.fields = None;
     }
     if container.change_ident() == container.fields_ident() {
-        let tokens = container
-            .attrs
-            .fields
-            .take()
-            .or_else(|| container.attrs.change.take());
-        errors.spanned(
-            tokens,
-            "the change enum and the accessor trait need different names",
-        );
+        let tokens = container.attrs.fields.take().or_else(|| container.attrs.change.take());
+        errors.spanned(tokens, "the change enum and the accessor trait need different names");
     }
 }
 
@@ -140,10 +129,7 @@ fn check_json_keys(container: &Container, errors: &mut Errors) {
         match owner_by_key.get(&field.json_key) {
             Some(first) => errors.spanned(
                 field.member,
-                format!(
-                    "duplicate JSON key `{}`: {first} and {owner} both use it",
-                    field.json_key
-                ),
+                format!("duplicate JSON key `{}`: {first} and {owner} both use it", field.json_key),
             ),
             None => {
                 owner_by_key.insert(field.json_key.clone(), owner);
@@ -156,10 +142,7 @@ fn check_json_keys(container: &Container, errors: &mut Errors) {
                 Some(_) if *alias == field.json_key => {}
                 Some(owner) => errors.spanned(
                     literal,
-                    format!(
-                        "the alias `{alias}` of field `{}` is also used by {owner}",
-                        field.member
-                    ),
+                    format!("the alias `{alias}` of field `{}` is also used by {owner}", field.member),
                 ),
                 None => {
                     owner_by_key.insert(alias.clone(), format!("an alias of field `{}`", field.member));
@@ -186,9 +169,8 @@ fn check_accessors(container: &mut Container, errors: &mut Errors) {
 
         let setter = field.setter.to_string();
         let methods = [(getter, "getter"), (setter, "setter")];
-        let clash = methods
-            .iter()
-            .find_map(|(method, _)| owner_by_method.get(method).map(|owner| (method, owner)));
+        let clash =
+            methods.iter().find_map(|(method, _)| owner_by_method.get(method).map(|owner| (method, owner)));
         if let Some((method, owner)) = clash {
             errors.spanned(
                 field.accessor_tokens(),
@@ -208,8 +190,5 @@ fn check_accessors(container: &mut Container, errors: &mut Errors) {
 }
 
 fn shared_fields_mut<'c, 'a>(container: &'c mut Container<'a>) -> impl Iterator<Item = &'c mut Field<'a>> {
-    container
-        .fields
-        .iter_mut()
-        .filter(|field| field.mode != FieldMode::Local && !field.rejected)
+    container.fields.iter_mut().filter(|field| field.mode != FieldMode::Local && !field.rejected)
 }

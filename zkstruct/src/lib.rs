@@ -36,12 +36,20 @@
 //!
 //! // Local and remote changes arrive as the same typed events.
 //! let mut events = state.subscribe();
-//! while let Some(Event::Changed(change_set)) = events.recv().await {
-//!     for change in change_set {
-//!         match change {
-//!             MonitorStateChange::IntervalMs(Modified { new, .. }) => println!("every {new} ms"),
-//!             MonitorStateChange::Patterns(change) => println!("patterns: {change:?}"),
+//! while let Some(event) = events.recv().await {
+//!     match event {
+//!         Event::Changed(change_set) => {
+//!             for change in change_set {
+//!                 match change {
+//!                     MonitorStateChange::IntervalMs(Modified { new, .. }) => println!("every {new} ms"),
+//!                     MonitorStateChange::Patterns(change) => println!("patterns: {change:?}"),
+//!                 }
+//!             }
 //!         }
+//!         // A payload that does not decode: the last good state stays readable.
+//!         Event::Failed(error) => eprintln!("{error}"),
+//!         Event::Lagged(missed) => eprintln!("missed {missed} events"),
+//!         _ => {}
 //!     }
 //! }
 //! # Ok(())
@@ -76,14 +84,19 @@ pub use zkstruct_core::diff::{
     VecChange,
 };
 pub use zkstruct_core::{
-    ChangeSet, Error, Event, FieldChanges, FieldEvent, FieldSubscription, HandlerGuard, Origin, Result, Shared, SharedBuilder, Snapshot, Subscription,
-    Version, ZkShared, DEFAULT_EVENT_CAPACITY, DEFAULT_FRESHNESS_LIMIT, DEFAULT_LOCK_TIMEOUT,
-    DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_SESSION_TIMEOUT,
+    ChangeSet, ConflictPolicy, Error, Event, FieldChanges, FieldEvent, FieldSubscription, HandlerGuard,
+    Origin, Result, Shared, SharedBuilder, Snapshot, Subscription, Version, ZkShared, DEFAULT_EVENT_CAPACITY,
+    DEFAULT_FRESHNESS_LIMIT, DEFAULT_LOCK_TIMEOUT, DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_SESSION_TIMEOUT,
 };
 pub use zkstruct_derive::ZkShared;
 
 #[cfg(feature = "testing")]
 pub use zkstruct_core::testing;
+
+/// Compiles the README's examples as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExamples;
 
 /// Items that generated code names. Not public API: it may change in any release.
 #[doc(hidden)]

@@ -81,10 +81,7 @@ impl<T> ChangePath for Modified<T> {
 /// function.
 pub fn diff_whole<T: Clone + PartialEq>(old: &T, new: &T, emit: &mut dyn FnMut(Modified<T>)) {
     if old != new {
-        emit(Modified {
-            old: old.clone(),
-            new: new.clone(),
-        });
+        emit(Modified { old: old.clone(), new: new.clone() });
     }
 }
 
@@ -95,9 +92,7 @@ pub fn diff_whole<T: Clone + PartialEq>(old: &T, new: &T, emit: &mut dyn FnMut(M
 /// Returns [`ApplyError`] when the current value is not the change's old value.
 pub fn apply_whole<T: PartialEq>(value: &mut T, change: Modified<T>) -> Result<(), ApplyError> {
     if *value != change.old {
-        return Err(ApplyError::new(
-            "the current value differs from the change's old value",
-        ));
+        return Err(ApplyError::new("the current value differs from the change's old value"));
     }
     *value = change.new;
     Ok(())
@@ -114,10 +109,7 @@ pub struct ApplyError {
 impl ApplyError {
     /// Creates an error at the root of the value being changed.
     pub fn new(reason: &'static str) -> Self {
-        ApplyError {
-            path: KeyPath::new(),
-            reason,
-        }
+        ApplyError { path: KeyPath::new(), reason }
     }
 
     /// Places the error one level deeper: below `segment` of the enclosing value.

@@ -76,9 +76,7 @@ fn push_pointer_token(pointer: &mut String, token: &str) {
 
 fn is_plain_name(name: &str) -> bool {
     let mut characters = name.chars();
-    let starts_well = characters
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    let starts_well = characters.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
     starts_well && characters.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 

@@ -218,21 +218,13 @@ where
     fn diff(old: &Self, new: &Self, emit: &mut dyn FnMut(Self::Change)) {
         let common = old.len().min(new.len());
         for (index, (old, new)) in old.iter().zip(new).enumerate() {
-            T::diff(old, new, &mut |change| {
-                emit(VecChange::Modified { index, change })
-            });
+            T::diff(old, new, &mut |change| emit(VecChange::Modified { index, change }));
         }
         for (index, value) in new.iter().enumerate().skip(common) {
-            emit(VecChange::Added {
-                index,
-                value: value.clone(),
-            });
+            emit(VecChange::Added { index, value: value.clone() });
         }
         for (index, value) in old.iter().enumerate().skip(common).rev() {
-            emit(VecChange::Removed {
-                index,
-                value: value.clone(),
-            });
+            emit(VecChange::Removed { index, value: value.clone() });
         }
     }
 
@@ -251,16 +243,14 @@ where
                     self.remove(index);
                     Ok(())
                 }
-                Some(_) => Err(
-                    ApplyError::new("the removed element differs from the current one")
-                        .within(PathSegment::Index(index)),
-                ),
+                Some(_) => Err(ApplyError::new("the removed element differs from the current one")
+                    .within(PathSegment::Index(index))),
                 None => Err(ApplyError::new("no element at this index").within(PathSegment::Index(index))),
             },
             VecChange::Modified { index, change } => match self.get_mut(index) {
-                Some(current) => current
-                    .apply(change)
-                    .map_err(|error| error.within(PathSegment::Index(index))),
+                Some(current) => {
+                    current.apply(change).map_err(|error| error.within(PathSegment::Index(index)))
+                }
                 None => Err(ApplyError::new("no element at this index").within(PathSegment::Index(index))),
             },
         }
@@ -363,23 +353,14 @@ fn diff_maps<'a, K, V>(
     for (key, old_value) in old {
         match new_map.lookup(key) {
             Some(new_value) => V::diff(old_value, new_value, &mut |change| {
-                emit(MapChange::Modified {
-                    key: key.clone(),
-                    change,
-                });
+                emit(MapChange::Modified { key: key.clone(), change });
             }),
-            None => emit(MapChange::Removed {
-                key: key.clone(),
-                value: old_value.clone(),
-            }),
+            None => emit(MapChange::Removed { key: key.clone(), value: old_value.clone() }),
         }
     }
     for (key, new_value) in new {
         if old_map.lookup(key).is_none() {
-            emit(MapChange::Added {
-                key: key.clone(),
-                value: new_value.clone(),
-            });
+            emit(MapChange::Added { key: key.clone(), value: new_value.clone() });
         }
     }
 }
@@ -409,9 +390,7 @@ where
             }
         }
         MapChange::Modified { key, change } => match map.lookup_mut(&key) {
-            Some(current) => current
-                .apply(change)
-                .map_err(|error| error.within(key_segment(&key))),
+            Some(current) => current.apply(change).map_err(|error| error.within(key_segment(&key))),
             None => Err(ApplyError::new("changed a key that is absent").within(key_segment(&key))),
         },
     }
@@ -516,9 +495,7 @@ where
         if fits {
             Ok(())
         } else {
-            Err(ApplyError::new(
-                "added a member that exists, or removed one that is absent",
-            ))
+            Err(ApplyError::new("added a member that exists, or removed one that is absent"))
         }
     }
 }
@@ -547,9 +524,7 @@ where
         if fits {
             Ok(())
         } else {
-            Err(ApplyError::new(
-                "added a member that exists, or removed one that is absent",
-            ))
+            Err(ApplyError::new("added a member that exists, or removed one that is absent"))
         }
     }
 }
@@ -579,13 +554,7 @@ mod tests {
 
         let changes = replay(&old, &new);
 
-        assert_eq!(
-            changes,
-            vec![VecChange::Added {
-                index: 2,
-                value: "firefox*".to_string()
-            }]
-        );
+        assert_eq!(changes, vec![VecChange::Added { index: 2, value: "firefox*".to_string() }]);
         assert_eq!(changes[0].key_path().to_string(), "$[2]");
     }
 
@@ -599,21 +568,9 @@ mod tests {
         assert_eq!(
             changes,
             vec![
-                VecChange::Modified {
-                    index: 0,
-                    change: Modified {
-                        old: "a".into(),
-                        new: "x".into()
-                    }
-                },
-                VecChange::Removed {
-                    index: 3,
-                    value: "d".into()
-                },
-                VecChange::Removed {
-                    index: 2,
-                    value: "c".into()
-                },
+                VecChange::Modified { index: 0, change: Modified { old: "a".into(), new: "x".into() } },
+                VecChange::Removed { index: 3, value: "d".into() },
+                VecChange::Removed { index: 2, value: "c".into() },
             ]
         );
     }
@@ -629,10 +586,7 @@ mod tests {
     fn option_changes_cover_each_transition() {
         assert_eq!(replay(&None, &Some(3_u8)), vec![OptionChange::Added(3)]);
         assert_eq!(replay(&Some(3_u8), &None), vec![OptionChange::Removed(3)]);
-        assert_eq!(
-            replay(&Some(3_u8), &Some(4)),
-            vec![OptionChange::Modified(Modified { old: 3, new: 4 })]
-        );
+        assert_eq!(replay(&Some(3_u8), &Some(4)), vec![OptionChange::Modified(Modified { old: 3, new: 4 })]);
     }
 
     #[test]
@@ -645,24 +599,12 @@ mod tests {
         assert_eq!(
             changes,
             vec![
-                MapChange::Removed {
-                    key: "a".into(),
-                    value: 1
-                },
-                MapChange::Modified {
-                    key: "b".into(),
-                    change: Modified { old: 2, new: 3 }
-                },
-                MapChange::Added {
-                    key: "c".into(),
-                    value: 4
-                },
+                MapChange::Removed { key: "a".into(), value: 1 },
+                MapChange::Modified { key: "b".into(), change: Modified { old: 2, new: 3 } },
+                MapChange::Added { key: "c".into(), value: 4 },
             ]
         );
-        let paths: Vec<String> = changes
-            .iter()
-            .map(|change| change.key_path().to_string())
-            .collect();
+        let paths: Vec<String> = changes.iter().map(|change| change.key_path().to_string()).collect();
         assert_eq!(paths, [r#"$["a"]"#, r#"$["b"]"#, r#"$["c"]"#]);
     }
 
@@ -683,29 +625,14 @@ mod tests {
     fn apply_rejects_changes_that_do_not_fit() {
         let mut value = strings(&["a"]);
         let error = value
-            .apply(VecChange::Modified {
-                index: 4,
-                change: Modified {
-                    old: "a".into(),
-                    new: "b".into(),
-                },
-            })
+            .apply(VecChange::Modified { index: 4, change: Modified { old: "a".into(), new: "b".into() } })
             .unwrap_err();
         assert_eq!(error.path().to_string(), "$[4]");
 
         let error = value
-            .apply(VecChange::Modified {
-                index: 0,
-                change: Modified {
-                    old: "z".into(),
-                    new: "b".into(),
-                },
-            })
+            .apply(VecChange::Modified { index: 0, change: Modified { old: "z".into(), new: "b".into() } })
             .unwrap_err();
-        assert_eq!(
-            error.reason(),
-            "the current value differs from the change's old value"
-        );
+        assert_eq!(error.reason(), "the current value differs from the change's old value");
         assert_eq!(value, strings(&["a"]));
     }
 }

@@ -101,12 +101,7 @@ impl ZkServerBuilder {
     pub async fn start(self) -> io::Result<ZkServer> {
         let dir = tempfile::Builder::new().prefix("zkstruct-zk-").tempdir()?;
         std::fs::create_dir_all(dir.path().join("data"))?;
-        let mut server = ZkServer {
-            settings: self,
-            dir,
-            port: free_port(&[])?,
-            child: None,
-        };
+        let mut server = ZkServer { settings: self, dir, port: free_port(&[])?, child: None };
         // A port found free can be taken by another process before the server binds it,
         // so a failed start is retried on another port.
         let mut attempts = 1;
@@ -236,33 +231,23 @@ impl ZkServer {
     }
 
     fn running(&self) -> io::Result<&Child> {
-        self.child
-            .as_ref()
-            .ok_or_else(|| io::Error::other("the server is not running"))
+        self.child.as_ref().ok_or_else(|| io::Error::other("the server is not running"))
     }
 
     async fn launch(&mut self) -> io::Result<()> {
         let config = self.dir.path().join("zoo.cfg");
         std::fs::write(&config, self.config_text())?;
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_path())?;
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path())?;
 
         let mut command = Command::new(java());
-        command
-            .arg("-Xmx256m")
-            .arg("-XX:+UseSerialGC")
-            .arg("-XX:TieredStopAtLevel=1");
+        command.arg("-Xmx256m").arg("-XX:+UseSerialGC").arg("-XX:TieredStopAtLevel=1");
         command.arg("-Dzookeeper.admin.enableServer=false");
         command.arg("-Dznode.container.checkIntervalMs=500");
         for (name, value) in &self.settings.properties {
             command.arg(format!("-D{name}={value}"));
         }
         command.arg("-cp").arg(classpath()?);
-        command
-            .arg("org.apache.zookeeper.server.ZooKeeperServerMain")
-            .arg(&config);
+        command.arg("org.apache.zookeeper.server.ZooKeeperServerMain").arg(&config);
         command.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
         self.child = Some(process::spawn(command)?);
 
@@ -277,10 +262,7 @@ impl ZkServer {
                     self.log_tail()
                 )));
             }
-            if four_letter_word(address, "srvr")
-                .await
-                .is_ok_and(|reply| reply.contains("Mode:"))
-            {
+            if four_letter_word(address, "srvr").await.is_ok_and(|reply| reply.contains("Mode:")) {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -340,9 +322,7 @@ fn java() -> String {
 fn classpath() -> io::Result<String> {
     let classpath =
         std::env::var("ZKSTRUCT_ZOOKEEPER_CLASSPATH").unwrap_or_else(|_| DEFAULT_CLASSPATH.to_owned());
-    let missing = classpath
-        .split(':')
-        .find(|entry| !entry.is_empty() && !Path::new(entry).exists());
+    let missing = classpath.split(':').find(|entry| !entry.is_empty() && !Path::new(entry).exists());
     if let Some(entry) = missing {
         return Err(io::Error::new(
             io::ErrorKind::NotFound,
@@ -370,12 +350,7 @@ pub async fn four_letter_word(address: SocketAddr, word: &str) -> io::Result<Str
     };
     tokio::time::timeout(Duration::from_secs(2), exchange)
         .await
-        .map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("no reply to {word} from {address}"),
-            )
-        })?
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("no reply to {word} from {address}")))?
 }
 
 /// Picks a loopback port that is free now, outside the kernel's ephemeral range and not in
@@ -390,8 +365,5 @@ pub(crate) fn free_port(excluded: &[u16]) -> io::Result<u16> {
             return Ok(port);
         }
     }
-    Err(io::Error::new(
-        io::ErrorKind::AddrInUse,
-        "no free loopback port found in 20000..32000",
-    ))
+    Err(io::Error::new(io::ErrorKind::AddrInUse, "no free loopback port found in 20000..32000"))
 }

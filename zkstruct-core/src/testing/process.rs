@@ -44,9 +44,7 @@ pub(crate) fn spawn(command: Command) -> io::Result<Child> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .send((command, reply))
         .map_err(|_| io::Error::other("the spawner thread is gone"))?;
-    let spawned = result
-        .recv()
-        .map_err(|_| io::Error::other("the spawner thread is gone"))?;
+    let spawned = result.recv().map_err(|_| io::Error::other("the spawner thread is gone"))?;
     spawned.map_err(|error| io::Error::new(error.kind(), format!("cannot start {program}: {error}")))
 }
 
