@@ -2,7 +2,7 @@
 //!
 //! Every `interval_ms` it scans `/proc` and prints the processes whose names match any
 //! glob in `patterns`. Any instance of this program, or any other ZooKeeper client, can
-//! change the list while it runs; each change arrives as a typed event and is printed.
+//! change the list while it runs. Each change arrives as a typed event and is printed.
 //!
 //! ```text
 //! ZOOKEEPER_SERVERS=127.0.0.1:2181 cargo run --example process_monitor
@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use zkstruct::{Event, Modified, Shared, VecChange, ZkShared};
 
-/// The monitor's shared state; its payload is `{"patterns": [...], "interval_ms": ...}`.
+/// The monitor's shared state. Its payload is `{"patterns": [...], "interval_ms": ...}`.
 #[derive(ZkShared, Serialize, Deserialize, Clone, Debug, PartialEq)]
 struct MonitorState {
     /// Globs of process names to watch.
@@ -84,7 +84,7 @@ async fn run() -> Result<(), zkstruct::Error> {
     Ok(())
 }
 
-/// Says in words what one typed change did.
+/// Describes one typed change in words.
 fn describe(change: &MonitorStateChange) -> String {
     match change {
         MonitorStateChange::Patterns(VecChange::Added { index, value }) => {

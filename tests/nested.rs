@@ -41,7 +41,7 @@ fn fleet() -> Fleet {
 }
 
 #[tokio::test]
-async fn foreign_edit_of_one_map_entry_is_one_nested_change() {
+async fn foreign_map_edit_is_one_change() {
     init_tracing();
     let server = ZkServer::start().await.unwrap();
     let servers = server.connect_string();

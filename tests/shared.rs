@@ -134,7 +134,7 @@ async fn zkcli_write_reaches_handler() {
 }
 
 #[tokio::test]
-async fn foreign_write_under_the_closure_is_a_stale_write() {
+async fn unlocked_foreign_write_is_stale_write() {
     init_tracing();
     let server = ZkServer::start().await.unwrap();
     let servers = server.connect_string();

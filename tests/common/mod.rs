@@ -26,7 +26,7 @@ pub fn init_tracing() {
         .try_init();
 }
 
-/// A dir path no other test in this process uses.
+/// Returns a dir path that no other test in this process uses.
 pub fn unique_dir(name: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     format!("/zkstruct-tests/{name}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
@@ -111,7 +111,7 @@ pub fn zkcli(servers: &str, args: &[&str]) -> String {
     text
 }
 
-/// A kazoo session that holds an ephemeral sequential node until dropped.
+/// A kazoo session that keeps an ephemeral sequential node until dropped.
 pub struct ForeignNode {
     child: Child,
     stdin: Option<ChildStdin>,
