@@ -248,6 +248,13 @@ fn invalid_payload<T>(context: &Context<impl ZkShared>, version: Version, error:
     }
 }
 
+/// Marks the local copy unverified, because a write may have changed the payload, and
+/// returns the error that says so.
+fn outcome_unknown<T: ZkShared>(context: &Context<T>) -> Error {
+    context.state.freshness.mark_unverified();
+    Error::OutcomeUnknown { path: context.paths.payload.clone() }
+}
+
 /// Deletes a lock node that no write consumed. If that fails, dropping the node deletes
 /// it in the background.
 async fn release(client: &Client, node: &mut LockNode) {
@@ -401,13 +408,12 @@ impl<T: ZkShared> Write<'_, '_, T> {
                 self.node.forget();
                 self.resolve(client, value, changes).await
             }
-            Err(_) => Err(Error::OutcomeUnknown { path: path.clone() }),
+            Err(_) => Err(outcome_unknown(self.context)),
         }
     }
 
     /// Waits for the session that replaces an ended one.
     async fn new_session_client(&self, deadline: Instant) -> Result<Client> {
-        let path = &self.context.paths.payload;
         let mut generations = self.context.session.generations();
         loop {
             let client = generations.borrow_and_update().client.clone();
@@ -416,7 +422,7 @@ impl<T: ZkShared> Write<'_, '_, T> {
             }
             match tokio::time::timeout_at(deadline, generations.changed()).await {
                 Ok(Ok(())) => {}
-                _ => return Err(Error::OutcomeUnknown { path: path.clone() }),
+                _ => return Err(outcome_unknown(self.context)),
             }
         }
     }
@@ -445,13 +451,15 @@ impl<T: ZkShared> Write<'_, '_, T> {
         match read {
             Ok((data, stat)) => {
                 let version = Version::from_stat(&stat);
-                if version == expected {
+                let next = version.czxid() == expected.czxid() && version.version() == expected.version() + 1;
+                // The version this write expected is still there, or the next version is
+                // another writer's: this write was not applied, because it could only have
+                // taken the next version.
+                if version == expected || (next && data != self.bytes) {
+                    apply_remote(context, &data, version);
                     return Err(Error::LockLost { path: path.clone(), lock: self.node.path().to_owned() });
                 }
-                if version.czxid() == expected.czxid()
-                    && version.version() == expected.version() + 1
-                    && data == self.bytes
-                {
+                if next {
                     tracing::info!(%path, %version, "a write whose reply was lost was applied");
                     let unknown = self.base.unknown_fields().clone();
                     let loaded = Loaded { value, version, unknown };
@@ -462,10 +470,10 @@ impl<T: ZkShared> Write<'_, '_, T> {
                     }));
                 }
                 apply_remote(context, &data, version);
-                Err(Error::OutcomeUnknown { path: path.clone() })
+                Err(outcome_unknown(context))
             }
             Err(ZkError::NoNode) => Err(Error::PayloadMissing { path: path.clone() }),
-            Err(_) => Err(Error::OutcomeUnknown { path: path.clone() }),
+            Err(_) => Err(outcome_unknown(context)),
         }
     }
 }
@@ -477,6 +485,7 @@ pub(crate) async fn read_consistent<T: ZkShared>(context: &Context<T>) -> Result
 
     // A sync makes the server catch up with the leader; the exists that follows it on the
     // same session then sees every write committed before the sync.
+    let sent = std::time::Instant::now();
     let synced = client.sync(path);
     let stat = client.check_stat(path);
     let (synced, stat) = tokio::join!(synced, stat);
@@ -493,6 +502,6 @@ pub(crate) async fn read_consistent<T: ZkShared>(context: &Context<T>) -> Result
             return Err(error);
         }
     }
-    context.state.freshness.mark_verified();
+    context.state.freshness.mark_verified(sent);
     Ok(context.state.snapshot())
 }

@@ -117,16 +117,18 @@ pub enum Error {
 
     /// The local copy was not verified against ZooKeeper within the freshness limit.
     #[error(
-        "local copy of {path} (version {version}) was last verified {age:?} ago, beyond the freshness \
-         limit of {limit:?}; call read_consistent() to resync, or read_dirty() to accept a stale copy"
+        "local copy of {path} (version {version}) {}, beyond the freshness limit of {limit:?}; call \
+         read_consistent() to resync, or read_dirty() to accept a stale copy",
+        describe_age(.age)
     )]
     Stale {
         /// The payload path.
         path: String,
         /// The version of the local copy.
         version: Version,
-        /// Time since the copy was last verified.
-        age: Duration,
+        /// Time since the copy was last verified; `None` after a write whose outcome is
+        /// unknown, until the copy is verified again.
+        age: Option<Duration>,
         /// The configured freshness limit.
         limit: Duration,
     },
@@ -302,6 +304,13 @@ pub enum Error {
         /// The dir of the closed handle.
         path: String,
     },
+}
+
+fn describe_age(age: &Option<Duration>) -> String {
+    match age {
+        Some(age) => format!("was last verified {age:?} ago"),
+        None => "is unverified after a write whose outcome is unknown".to_owned(),
+    }
 }
 
 impl Error {

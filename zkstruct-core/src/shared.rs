@@ -161,7 +161,6 @@ impl<T: ZkShared> Shared<T> {
 
         let state =
             State::new(paths.payload.clone(), Loaded { value, version, unknown }, options.event_capacity);
-        state.freshness.mark_live();
         let context = Arc::new(Context {
             paths,
             instance_id,
@@ -203,7 +202,7 @@ impl<T: ZkShared> Shared<T> {
         let context = self.context()?;
         let age = context.state.freshness.age();
         let limit = context.options.freshness_limit;
-        if age > limit {
+        if age.is_none_or(|age| age > limit) {
             let snapshot = context.state.snapshot();
             return Err(Error::Stale {
                 path: context.paths.payload.clone(),

@@ -1,7 +1,7 @@
 //! The local copy, and the one function that changes it.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -108,52 +108,47 @@ impl<T: fmt::Debug> fmt::Debug for Snapshot<T> {
     }
 }
 
-/// When the local copy was last confirmed to match ZooKeeper.
+/// When the local copy was last confirmed to match ZooKeeper, on a monotonic clock.
 ///
-/// While the payload watch is armed on a connected session, the server reports every
-/// change, so the copy counts as verified at every instant. Once the connection drops,
-/// the copy ages from the last moment the connection was known to be alive.
+/// A confirmation is a response from the server showing that it stores the version this
+/// copy knows: the read that fetched the copy, the periodic check of the watcher, or a
+/// consistent read. Its time is the moment the request was sent, so a confirmation never
+/// claims more than the server could have known. Without responses, as when the link is
+/// silently cut, the copy ages from the last one.
 pub(crate) struct Freshness {
     origin: Instant,
-    live: AtomicBool,
+    /// Nanoseconds from `origin` to the last confirmation, plus one; zero while the copy
+    /// is unconfirmed after a write with an unknown outcome.
     verified_at: AtomicU64,
 }
 
 impl Freshness {
     fn new() -> Self {
-        Freshness { origin: Instant::now(), live: AtomicBool::new(false), verified_at: AtomicU64::new(0) }
+        let origin = Instant::now();
+        Freshness { origin, verified_at: AtomicU64::new(1) }
     }
 
-    fn nanos_since_origin(&self, instant: Instant) -> u64 {
+    fn stamp(&self, instant: Instant) -> u64 {
         let nanos = instant.saturating_duration_since(self.origin).as_nanos();
-        u64::try_from(nanos).unwrap_or(u64::MAX)
+        u64::try_from(nanos).unwrap_or(u64::MAX - 1) + 1
     }
 
-    /// Records that the watch is armed on a connected session, after a fresh read.
-    pub(crate) fn mark_live(&self) {
-        self.verified_at.store(self.nanos_since_origin(Instant::now()), Ordering::Release);
-        self.live.store(true, Ordering::Release);
+    /// Records a confirmation by a request sent at `sent`.
+    pub(crate) fn mark_verified(&self, sent: Instant) {
+        self.verified_at.fetch_max(self.stamp(sent), Ordering::AcqRel);
     }
 
-    /// Records that the connection dropped; the server was last heard from at `last_alive`.
-    pub(crate) fn mark_lost(&self, last_alive: Instant) {
-        if self.live.swap(false, Ordering::AcqRel) {
-            self.verified_at.store(self.nanos_since_origin(last_alive), Ordering::Release);
-        }
+    /// Records that the copy may not match ZooKeeper until the next confirmation.
+    pub(crate) fn mark_unverified(&self) {
+        self.verified_at.store(0, Ordering::Release);
     }
 
-    /// Records a read that the server responded to just now.
-    pub(crate) fn mark_verified(&self) {
-        self.verified_at.fetch_max(self.nanos_since_origin(Instant::now()), Ordering::AcqRel);
-    }
-
-    /// Time since the copy was last verified; zero while the watch is live.
-    pub(crate) fn age(&self) -> Duration {
-        if self.live.load(Ordering::Acquire) {
-            return Duration::ZERO;
-        }
-        let verified_at = self.origin + Duration::from_nanos(self.verified_at.load(Ordering::Acquire));
-        Instant::now().saturating_duration_since(verified_at)
+    /// Returns the time since the last confirmation, or `None` while the copy is
+    /// unconfirmed.
+    pub(crate) fn age(&self) -> Option<Duration> {
+        let stamp = self.verified_at.load(Ordering::Acquire);
+        let verified_at = self.origin + Duration::from_nanos(stamp.checked_sub(1)?);
+        Some(Instant::now().saturating_duration_since(verified_at))
     }
 }
 
@@ -178,6 +173,8 @@ struct Failure {
     reported: bool,
     /// The newest version that did not decode, so each is reported once.
     undecodable: Option<Version>,
+    /// The payload was reported missing.
+    missing: bool,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -264,16 +261,32 @@ impl<T: ZkShared> State<T> {
         Some(change_set)
     }
 
+    /// Returns `true` if ZooKeeper's payload, at `version` or missing (`None`), is what this
+    /// state last saw: the version of the local copy, a version reported as undecodable, or
+    /// a payload reported missing.
+    pub(crate) fn has_seen(&self, version: Option<Version>) -> bool {
+        let failure = lock(&self.failure);
+        match version {
+            Some(version) => version == self.current.load().version || failure.undecodable == Some(version),
+            None => failure.missing,
+        }
+    }
+
     /// Reports a payload that cannot be used: undecodable at `version`, or missing. A
-    /// version that does not decode is reported once.
+    /// version that does not decode is reported once, and so is a missing payload.
     pub(crate) fn report_failure(&self, version: Option<Version>, error: Error) {
         {
             let mut failure = lock(&self.failure);
-            if let Some(version) = version {
-                if failure.undecodable.is_some_and(|seen| !version.is_newer_than(&seen)) {
-                    return;
+            match version {
+                Some(version) => {
+                    if failure.undecodable.is_some_and(|seen| !version.is_newer_than(&seen)) {
+                        return;
+                    }
+                    failure.undecodable = Some(version);
+                    failure.missing = false;
                 }
-                failure.undecodable = Some(version);
+                None if failure.missing => return,
+                None => failure.missing = true,
             }
             failure.reported = true;
         }

@@ -47,7 +47,6 @@ pub(crate) async fn run<T: ZkShared>(
             }
         }
 
-        context.state.freshness.mark_lost(Instant::now());
         tokio::select! {
             _ = stop.cancelled() => return,
             changed = generations.changed() => if changed.is_err() { return },
@@ -89,9 +88,6 @@ async fn arm<T: ZkShared>(
         match result {
             Ok((payload, listener)) => {
                 refresh(context, client).await;
-                if is_connected(client.state()) {
-                    context.state.freshness.mark_live();
-                }
                 return Some(Watches { payload, listener });
             }
             Err(ZkError::SessionExpired | ZkError::ClientClosed | ZkError::AuthFailed) => return None,
@@ -124,9 +120,15 @@ async fn follow<T: ZkShared>(
 ) -> Ended {
     let mut last_warning: Option<Instant> = None;
     let mut losses_since_warning = 0_u64;
+    let mut heartbeat = tokio::time::interval(heartbeat_interval(context.options.freshness_limit));
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let event = tokio::select! {
             _ = stop.cancelled() => return Ended::Stopped,
+            _ = heartbeat.tick() => {
+                check(context, client).await;
+                continue;
+            }
             event = watches.payload.changed() => event,
             event = watches.listener.changed() => {
                 match event.event_type {
@@ -147,11 +149,6 @@ async fn follow<T: ZkShared>(
         match event.event_type {
             EventType::Session => match event.session_state {
                 SessionState::Disconnected => {
-                    // The client declares a connection lost after this long without a
-                    // response, so the server was last heard from no later than that.
-                    let silence = client.session_timeout() * 2 / 5;
-                    let last_heard = Instant::now().checked_sub(silence).unwrap_or_else(Instant::now);
-                    context.state.freshness.mark_lost(last_heard);
                     losses_since_warning += 1;
                     if last_warning.is_none_or(|warned| warned.elapsed() >= CONNECTION_WARNING_INTERVAL) {
                         tracing::warn!(
@@ -167,9 +164,8 @@ async fn follow<T: ZkShared>(
                 }
                 SessionState::SyncConnected | SessionState::ConnectedReadOnly => {
                     // Watch events that fired while disconnected may not be delivered, so
-                    // read the payload again before counting the copy as verified.
+                    // read the payload again.
                     refresh(context, client).await;
-                    context.state.freshness.mark_live();
                     tracing::debug!(path = %context.paths.payload, "ZooKeeper connection restored");
                 }
                 SessionState::Expired | SessionState::Closed | SessionState::AuthFailed => {
@@ -177,7 +173,15 @@ async fn follow<T: ZkShared>(
                     return Ended::SessionEnded;
                 }
             },
-            EventType::NodeCreated | EventType::NodeDataChanged => {
+            EventType::NodeCreated => {
+                // The dir may have been deleted and created again with the payload, taking
+                // the listener node with it.
+                if let Err(error) = presence::register(client, &context.paths).await {
+                    tracing::error!(path = %context.paths.listener, %error, "cannot create the listener node again");
+                }
+                refresh(context, client).await;
+            }
+            EventType::NodeDataChanged => {
                 context.gate.wait_idle().await;
                 refresh(context, client).await;
             }
@@ -191,15 +195,43 @@ async fn follow<T: ZkShared>(
     }
 }
 
+/// Returns how often the watcher confirms the local copy: a quarter of the freshness limit,
+/// so that `read` stays fresh across a few slow responses, within 50 ms to 5 s.
+fn heartbeat_interval(freshness_limit: Duration) -> Duration {
+    (freshness_limit / 4).clamp(Duration::from_millis(50), Duration::from_secs(5))
+}
+
+/// Confirms the local copy with a cheap `exists`, and reads the payload if it is behind.
+async fn check<T: ZkShared>(context: &Context<T>, client: &Client) {
+    let sent = Instant::now();
+    let stat = match client.check_stat(&context.paths.payload).await {
+        Ok(stat) => stat,
+        Err(error) => {
+            tracing::debug!(path = %context.paths.payload, %error, "checking the payload failed");
+            return;
+        }
+    };
+    let version = stat.as_ref().map(Version::from_stat);
+    if context.state.has_seen(version) {
+        context.state.freshness.mark_verified(sent);
+    } else {
+        // A change whose watch event is on its way, or one lost in a reconnection.
+        context.gate.wait_idle().await;
+        refresh(context, client).await;
+    }
+}
+
 /// Reads the payload and applies it if it is newer than the local copy.
 pub(crate) async fn refresh<T: ZkShared>(context: &Context<T>, client: &Client) {
+    let sent = Instant::now();
     match client.get_data(&context.paths.payload).await {
         Ok((data, stat)) => {
-            context.state.freshness.mark_verified();
             apply_remote(context, &data, Version::from_stat(&stat));
+            context.state.freshness.mark_verified(sent);
         }
         Err(ZkError::NoNode) => {
             context.state.report_failure(None, Error::PayloadMissing { path: context.paths.payload.clone() });
+            context.state.freshness.mark_verified(sent);
         }
         Err(error @ (ZkError::ConnectionLoss | ZkError::SessionExpired | ZkError::ClientClosed)) => {
             // The session event that follows triggers the next read.
