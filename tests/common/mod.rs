@@ -122,8 +122,18 @@ pub struct ForeignNode {
 impl ForeignNode {
     /// Creates `<prefix><sequence>` as an ephemeral sequential node, creating parents.
     pub fn create(servers: &str, prefix: &str) -> ForeignNode {
+        Self::create_with_session_timeout(servers, prefix, Duration::from_secs(10))
+    }
+
+    /// Creates the node on a kazoo session with the given timeout.
+    pub fn create_with_session_timeout(
+        servers: &str,
+        prefix: &str,
+        session_timeout: Duration,
+    ) -> ForeignNode {
+        let timeout = session_timeout.as_secs_f64();
         let script = format!(
-            "import sys\nfrom kazoo.client import KazooClient\nzk = KazooClient(hosts={servers:?})\n\
+            "import sys\nfrom kazoo.client import KazooClient\nzk = KazooClient(hosts={servers:?}, timeout={timeout})\n\
              zk.start(timeout=15)\nprint(zk.create({prefix:?}, ephemeral=True, sequence=True, makepath=True), flush=True)\n\
              sys.stdin.read()\nzk.stop()\n"
         );
@@ -146,6 +156,14 @@ impl ForeignNode {
     /// Closes the kazoo session, which deletes the node, and waits for the process to end.
     pub fn release(mut self) {
         self.close();
+    }
+
+    /// Kills the kazoo process with SIGKILL: its session, and the node, stay until the
+    /// session times out.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.stdin.take();
     }
 
     fn close(&mut self) {

@@ -12,6 +12,7 @@ use tokio_stream::wrappers::BroadcastStream;
 
 use crate::diff::Diff;
 use crate::error::Error;
+use crate::session::ConnectionState;
 use crate::state::{Snapshot, Version};
 
 /// The place a change was made.
@@ -306,6 +307,45 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.get_mut().poll_event(cx)
+    }
+}
+
+/// A stream of the [`ConnectionState`]s of a handle, from the moment it was created.
+///
+/// A subscriber that falls more than 64 states behind skips the oldest ones. The stream
+/// ends when the handle is dropped.
+pub struct ConnectionStates {
+    stream: BroadcastStream<ConnectionState>,
+}
+
+impl ConnectionStates {
+    pub(crate) fn new(receiver: broadcast::Receiver<ConnectionState>) -> Self {
+        ConnectionStates { stream: BroadcastStream::new(receiver) }
+    }
+
+    /// Waits for the next state; returns `None` once the handle is dropped.
+    pub async fn recv(&mut self) -> Option<ConnectionState> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+}
+
+impl Stream for ConnectionStates {
+    type Item = ConnectionState;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            match std::task::ready!(Pin::new(&mut self.stream).poll_next(cx)) {
+                Some(Ok(state)) => return Poll::Ready(Some(state)),
+                Some(Err(BroadcastStreamRecvError::Lagged(_))) => continue,
+                None => return Poll::Ready(None),
+            }
+        }
+    }
+}
+
+impl fmt::Debug for ConnectionStates {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectionStates").finish_non_exhaustive()
     }
 }
 

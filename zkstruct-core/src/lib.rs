@@ -22,11 +22,13 @@ mod watcher;
 
 pub use crate::error::{Error, Result};
 pub use crate::events::{
-    ChangeSet, Event, FieldChanges, FieldEvent, FieldSubscription, HandlerGuard, Origin, Subscription,
+    ChangeSet, ConnectionStates, Event, FieldChanges, FieldEvent, FieldSubscription, HandlerGuard, Origin,
+    Subscription,
 };
 pub use crate::options::{
     ConflictPolicy, SharedBuilder, DEFAULT_EVENT_CAPACITY, DEFAULT_FRESHNESS_LIMIT, DEFAULT_LOCK_TIMEOUT,
     DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_SESSION_TIMEOUT,
 };
+pub use crate::session::ConnectionState;
 pub use crate::shared::{Shared, ZkShared};
 pub use crate::state::{Snapshot, Version};

@@ -4,11 +4,38 @@ use std::fmt;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 use zookeeper_client::{Client, SessionState};
 
 use crate::error::{Error, Result};
+
+/// The state of a handle's connection to ZooKeeper.
+///
+/// The states follow those of Apache Curator's connection listener: a dropped connection
+/// suspends the session, which either comes back or expires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConnectionState {
+    /// The first session is established. This is the state when a handle opens.
+    Connected,
+    /// The connection dropped. The session, its listener node and its watches survive if
+    /// the client reconnects within the session timeout.
+    Suspended,
+    /// The client reconnected within the same session. The payload is read again, so the
+    /// changes made while suspended are delivered.
+    Reconnected,
+    /// The session expired: the server deleted its ephemeral nodes. A new session is being
+    /// opened.
+    Expired,
+    /// A new session replaced the expired one. The handle creates its listener node again,
+    /// arms its watches and reads the payload, delivering what changed meanwhile.
+    NewSession,
+    /// The server rejected the credentials. The session is closed and is not renewed.
+    AuthFailed,
+    /// The handle was closed.
+    Closed,
+}
 
 /// One ZooKeeper session of a [`Session`], numbered from 0 in the order they were opened.
 #[derive(Clone)]
@@ -37,7 +64,22 @@ pub(crate) struct Session {
 struct SessionInner {
     config: SessionConfig,
     current: watch::Sender<Generation>,
+    states: StateSender,
     closed: CancellationToken,
+}
+
+/// Publishes connection states: the latest one, and each one to every subscriber.
+#[derive(Clone)]
+struct StateSender {
+    latest: Arc<std::sync::Mutex<ConnectionState>>,
+    events: broadcast::Sender<ConnectionState>,
+}
+
+impl StateSender {
+    fn send(&self, state: ConnectionState) {
+        *self.latest.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = state;
+        let _ = self.events.send(state);
+    }
 }
 
 impl Drop for SessionInner {
@@ -58,14 +100,38 @@ impl Session {
         );
         let state_watcher = client.state_watcher();
         let (current, _) = watch::channel(Generation { client, number: 0 });
-        let inner = Arc::new(SessionInner { config, current, closed: CancellationToken::new() });
-        tokio::spawn(supervise(Arc::downgrade(&inner), inner.closed.clone(), state_watcher));
+        let states = StateSender {
+            latest: Arc::new(std::sync::Mutex::new(ConnectionState::Connected)),
+            events: broadcast::channel(64).0,
+        };
+        let inner = Arc::new(SessionInner {
+            config,
+            current,
+            states: states.clone(),
+            closed: CancellationToken::new(),
+        });
+        tokio::spawn(supervise(Arc::downgrade(&inner), states, inner.closed.clone(), state_watcher));
         Ok(Session { inner })
     }
 
     /// Returns the current generation.
     pub(crate) fn current(&self) -> Generation {
         self.inner.current.borrow().clone()
+    }
+
+    /// Returns the latest connection state.
+    pub(crate) fn state(&self) -> ConnectionState {
+        *self.inner.states.latest.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Subscribes to the connection states from now on.
+    pub(crate) fn subscribe_states(&self) -> broadcast::Receiver<ConnectionState> {
+        self.inner.states.events.subscribe()
+    }
+
+    /// Reports that the handle closed.
+    pub(crate) fn report_closed(&self) {
+        self.inner.states.send(ConnectionState::Closed);
     }
 
     /// Returns a receiver that is notified of every new generation.
@@ -96,6 +162,7 @@ async fn connect_client(config: &SessionConfig) -> Result<Client> {
 /// Follows the session state; after expiry, opens new sessions until one succeeds.
 async fn supervise(
     inner: Weak<SessionInner>,
+    states: StateSender,
     closed: CancellationToken,
     mut state_watcher: zookeeper_client::StateWatcher,
 ) {
@@ -105,16 +172,23 @@ async fn supervise(
             state = state_watcher.changed() => state,
         };
         match state {
-            SessionState::Expired => {}
+            SessionState::Expired => states.send(ConnectionState::Expired),
             SessionState::Closed => return,
             SessionState::AuthFailed => {
+                states.send(ConnectionState::AuthFailed);
                 tracing::error!(
                     "ZooKeeper authentication failed; the session is closed and will not be renewed"
                 );
                 return;
             }
-            state => {
-                tracing::debug!(%state, "ZooKeeper session state changed");
+            SessionState::Disconnected => {
+                tracing::debug!("ZooKeeper connection suspended");
+                states.send(ConnectionState::Suspended);
+                continue;
+            }
+            SessionState::SyncConnected | SessionState::ConnectedReadOnly => {
+                tracing::debug!("ZooKeeper connection re-established");
+                states.send(ConnectionState::Reconnected);
                 continue;
             }
         }
@@ -150,6 +224,7 @@ async fn supervise(
             generation.client = client;
             tracing::info!(%session, generation = generation.number, "new ZooKeeper session established");
         });
+        states.send(ConnectionState::NewSession);
     }
 }
 

@@ -13,13 +13,13 @@ use crate::codec;
 use crate::commit::{self, CommitGate};
 use crate::diff::Diff;
 use crate::error::{Error, Result};
-use crate::events::{ChangeSet, Event, FieldSubscription, HandlerGuard, Subscription};
+use crate::events::{ChangeSet, ConnectionStates, Event, FieldSubscription, HandlerGuard, Subscription};
 #[cfg(doc)]
 use crate::options::ConflictPolicy;
 use crate::options::{Options, SharedBuilder, LARGE_WRITE_BYTES};
 use crate::paths::Paths;
 use crate::presence;
-use crate::session::{Session, SessionConfig};
+use crate::session::{ConnectionState, Session, SessionConfig};
 use crate::state::{Loaded, Snapshot, State, Version};
 use crate::watcher;
 
@@ -340,6 +340,17 @@ impl<T: ZkShared> Shared<T> {
         }))
     }
 
+    /// Returns the latest state of the connection to ZooKeeper.
+    pub fn connection_state(&self) -> ConnectionState {
+        self.inner.context.session.state()
+    }
+
+    /// Subscribes to the connection states from now on: suspended, reconnected, expired,
+    /// new session, closed.
+    pub fn connection_states(&self) -> ConnectionStates {
+        ConnectionStates::new(self.inner.context.session.subscribe_states())
+    }
+
     /// Returns this instance's id, which names its node under `/<dir>/listeners`.
     pub fn instance_id(&self) -> &str {
         &self.inner.context.instance_id
@@ -386,6 +397,7 @@ impl<T: ZkShared> Shared<T> {
         self.inner.stop.cancel();
         let context = &self.inner.context;
         context.state.close_events();
+        context.session.report_closed();
         let _writer = context.writer.lock().await;
         presence::unregister(&context.session.current().client, &context.paths).await
     }

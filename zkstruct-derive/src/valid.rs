@@ -27,6 +27,8 @@ const SHARED_METHODS: &[&str] = &[
     "instance_id",
     "instances",
     "session_id",
+    "connection_state",
+    "connection_states",
     "close",
     "dir",
     "payload_path",

@@ -84,9 +84,10 @@ pub use zkstruct_core::diff::{
     VecChange,
 };
 pub use zkstruct_core::{
-    ChangeSet, ConflictPolicy, Error, Event, FieldChanges, FieldEvent, FieldSubscription, HandlerGuard,
-    Origin, Result, Shared, SharedBuilder, Snapshot, Subscription, Version, ZkShared, DEFAULT_EVENT_CAPACITY,
-    DEFAULT_FRESHNESS_LIMIT, DEFAULT_LOCK_TIMEOUT, DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_SESSION_TIMEOUT,
+    ChangeSet, ConflictPolicy, ConnectionState, ConnectionStates, Error, Event, FieldChanges, FieldEvent,
+    FieldSubscription, HandlerGuard, Origin, Result, Shared, SharedBuilder, Snapshot, Subscription, Version,
+    ZkShared, DEFAULT_EVENT_CAPACITY, DEFAULT_FRESHNESS_LIMIT, DEFAULT_LOCK_TIMEOUT,
+    DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_SESSION_TIMEOUT,
 };
 pub use zkstruct_derive::ZkShared;
 

@@ -23,9 +23,11 @@
 //! # }
 //! ```
 
+mod ensemble;
 mod process;
 mod proxy;
 
+pub use self::ensemble::ZkEnsemble;
 pub use self::proxy::{FaultProxy, ProxyMode};
 
 use std::io;
@@ -101,7 +103,7 @@ impl ZkServerBuilder {
     pub async fn start(self) -> io::Result<ZkServer> {
         let dir = tempfile::Builder::new().prefix("zkstruct-zk-").tempdir()?;
         std::fs::create_dir_all(dir.path().join("data"))?;
-        let mut server = ZkServer { settings: self, dir, port: free_port(&[])?, child: None };
+        let mut server = ZkServer { settings: self, dir, port: free_port(&[])?, member: None, child: None };
         // A port found free can be taken by another process before the server binds it,
         // so a failed start is retried on another port.
         let mut attempts = 1;
@@ -124,7 +126,17 @@ pub struct ZkServer {
     settings: ZkServerBuilder,
     dir: tempfile::TempDir,
     port: u16,
+    /// Set for a member of an ensemble.
+    member: Option<Member>,
     child: Option<Child>,
+}
+
+/// What makes a server a member of an ensemble.
+#[derive(Clone, Debug)]
+struct Member {
+    id: usize,
+    /// The `server.N=...` lines of every member.
+    servers: Vec<String>,
 }
 
 impl ZkServer {
@@ -235,9 +247,18 @@ impl ZkServer {
     }
 
     async fn launch(&mut self) -> io::Result<()> {
+        self.spawn()?;
+        self.wait_ready().await
+    }
+
+    fn spawn(&mut self) -> io::Result<()> {
         let config = self.dir.path().join("zoo.cfg");
         std::fs::write(&config, self.config_text())?;
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path())?;
+        let main_class = match self.member {
+            Some(_) => "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+            None => "org.apache.zookeeper.server.ZooKeeperServerMain",
+        };
 
         let mut command = Command::new(java());
         command.arg("-Xmx256m").arg("-XX:+UseSerialGC").arg("-XX:TieredStopAtLevel=1");
@@ -247,10 +268,15 @@ impl ZkServer {
             command.arg(format!("-D{name}={value}"));
         }
         command.arg("-cp").arg(classpath()?);
-        command.arg("org.apache.zookeeper.server.ZooKeeperServerMain").arg(&config);
+        command.arg(main_class).arg(&config);
         command.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
         self.child = Some(process::spawn(command)?);
+        Ok(())
+    }
 
+    /// Waits until the server serves clients: as a standalone server, or as the leader or a
+    /// follower of an ensemble that has a quorum.
+    async fn wait_ready(&mut self) -> io::Result<()> {
         let address = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
@@ -262,7 +288,7 @@ impl ZkServer {
                     self.log_tail()
                 )));
             }
-            if four_letter_word(address, "srvr").await.is_ok_and(|reply| reply.contains("Mode:")) {
+            if self.mode(address).await.is_some() {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -280,8 +306,23 @@ impl ZkServer {
         }
     }
 
+    /// Returns the server's mode (`standalone`, `leader` or `follower`), or `None` while it
+    /// does not serve clients.
+    async fn mode(&self, address: SocketAddr) -> Option<String> {
+        let reply = four_letter_word(address, "srvr").await.ok()?;
+        let mode = reply.lines().find_map(|line| line.strip_prefix("Mode: "))?;
+        Some(mode.trim().to_owned())
+    }
+
     fn config_text(&self) -> String {
         let settings = &self.settings;
+        let member_lines = match &self.member {
+            Some(member) => {
+                std::fs::write(self.dir.path().join("data").join("myid"), member.id.to_string()).ok();
+                format!("initLimit=20\nsyncLimit=10\n{}\n", member.servers.join("\n"))
+            }
+            None => String::new(),
+        };
         let mut text = format!(
             "tickTime={}\ndataDir={}\nclientPort={}\nclientPortAddress=127.0.0.1\nminSessionTimeout={}\n\
              maxSessionTimeout={}\nmaxClientCnxns=0\nadmin.enableServer=false\n4lw.commands.whitelist=*\nforceSync=no\n",
@@ -291,6 +332,7 @@ impl ZkServer {
             settings.min_session_timeout.as_millis(),
             settings.max_session_timeout.as_millis(),
         );
+        text.push_str(&member_lines);
         for line in &settings.config_lines {
             text.push_str(line);
             text.push('\n');

@@ -2,6 +2,8 @@
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -15,8 +17,9 @@ pub enum ProxyMode {
     Forward,
     /// Closes every connection and closes new ones at once, as a peer that went away.
     Cut,
-    /// Keeps connections open but forwards nothing either way, and accepts new connections
-    /// without forwarding, as a network that silently drops packets.
+    /// Keeps connections open but stops forwarding either way, as a network that silently
+    /// drops packets: bytes wait in the socket buffers, as unacknowledged TCP segments
+    /// would, and flow again in order when the mode changes back.
     Blackhole,
     /// Forwards requests to the server but drops its replies, so requests are applied and
     /// the client never learns of it.
@@ -31,6 +34,7 @@ pub enum ProxyMode {
 pub struct FaultProxy {
     address: SocketAddr,
     mode: watch::Sender<ProxyMode>,
+    connections: Arc<AtomicUsize>,
     stop: CancellationToken,
 }
 
@@ -45,8 +49,9 @@ impl FaultProxy {
         let address = listener.local_addr()?;
         let (mode, _) = watch::channel(ProxyMode::Forward);
         let stop = CancellationToken::new();
-        tokio::spawn(accept(listener, target, mode.subscribe(), stop.clone()));
-        Ok(FaultProxy { address, mode, stop })
+        let connections = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(accept(listener, target, mode.subscribe(), connections.clone(), stop.clone()));
+        Ok(FaultProxy { address, mode, connections, stop })
     }
 
     /// Returns the connect string of the proxy, `127.0.0.1:<port>`.
@@ -57,6 +62,11 @@ impl FaultProxy {
     /// Sets what the proxy does from now on, for existing and new connections.
     pub fn set_mode(&self, mode: ProxyMode) {
         self.mode.send_replace(mode);
+    }
+
+    /// Returns the number of client connections the proxy forwards now.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::Acquire)
     }
 
     /// Returns the current mode.
@@ -75,6 +85,7 @@ async fn accept(
     listener: TcpListener,
     target: SocketAddr,
     mode: watch::Receiver<ProxyMode>,
+    connections: Arc<AtomicUsize>,
     stop: CancellationToken,
 ) {
     loop {
@@ -89,6 +100,7 @@ async fn accept(
         }
         let mode = mode.clone();
         let stop = stop.clone();
+        let connections = connections.clone();
         tokio::spawn(async move {
             let Ok(server) = TcpStream::connect(target).await else {
                 return;
@@ -101,9 +113,26 @@ async fn accept(
             let connection = stop.child_token();
             let upstream = pump(client_read, server_write, mode.clone(), true, connection.clone());
             let downstream = pump(server_read, client_write, mode, false, connection.clone());
+            connections.fetch_add(1, Ordering::AcqRel);
             tokio::join!(upstream, downstream);
+            connections.fetch_sub(1, Ordering::AcqRel);
         });
     }
+}
+
+/// Waits until the mode is no longer `Blackhole`. Returns `false` if the connection or the
+/// proxy ends first.
+async fn wait_while_blackholed(
+    mode: &mut watch::Receiver<ProxyMode>,
+    connection: &CancellationToken,
+) -> bool {
+    while *mode.borrow_and_update() == ProxyMode::Blackhole {
+        tokio::select! {
+            _ = connection.cancelled() => return false,
+            changed = mode.changed() => if changed.is_err() { return false },
+        }
+    }
+    true
 }
 
 /// Copies one direction of a connection according to the mode, until either side closes,
@@ -117,6 +146,9 @@ async fn pump(
 ) {
     let mut buffer = vec![0_u8; 64 * 1024];
     loop {
+        if !wait_while_blackholed(&mut mode, &connection).await {
+            break;
+        }
         let read = tokio::select! {
             _ = connection.cancelled() => break,
             changed = mode.changed() => {
@@ -131,7 +163,12 @@ async fn pump(
             Ok(0) | Err(_) => break,
             Ok(length) => length,
         };
-        let forward = match *mode.borrow() {
+        // Bytes read just as the mode turned to `Blackhole` are held back, not lost.
+        if !wait_while_blackholed(&mut mode, &connection).await {
+            break;
+        }
+        let current = *mode.borrow();
+        let forward = match current {
             ProxyMode::Forward => true,
             ProxyMode::DropReplies => upstream,
             ProxyMode::Cut | ProxyMode::Blackhole => false,
