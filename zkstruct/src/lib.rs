@@ -76,8 +76,12 @@
 //!   good state stays readable.
 //! - **Unknown keys.** Top-level keys in the payload that the struct does not declare are
 //!   kept when this instance writes.
+//!
+//! The [`guarantees`] page states each promise and its limits, failure by failure.
 
 #![warn(missing_docs)]
+
+pub mod guarantees;
 
 pub use zkstruct_core::diff::{
     ApplyError, ChangePath, Diff, KeyPath, MapChange, Modified, OptionChange, PathSegment, SetChange,
