@@ -88,6 +88,20 @@ pub fn kazoo_set(servers: &str, path: &str, data: &str) {
     kazoo(servers, &format!("zk.set({path:?}, {data:?}.encode())"));
 }
 
+/// Writes `data` to `path` with kazoo, passing it through a file, so it can be larger than
+/// a command-line argument may be.
+pub fn kazoo_set_bytes(servers: &str, path: &str, data: &[u8]) {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let file = std::env::temp_dir().join(format!(
+        "zkstruct-payload-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::write(&file, data).expect("the payload file is written");
+    kazoo(servers, &format!("zk.set({path:?}, open({:?}, 'rb').read())", file.display()));
+    let _ = std::fs::remove_file(file);
+}
+
 /// Reads `path` with kazoo.
 pub fn kazoo_get(servers: &str, path: &str) -> String {
     kazoo(servers, &format!("import sys\nsys.stdout.write(zk.get({path:?})[0].decode())"))

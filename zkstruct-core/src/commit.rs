@@ -76,9 +76,14 @@ where
 {
     let _writer = context.writer.lock().await;
     let client = context.session.current().client;
-    let acquired =
-        lock::acquire(&client, &context.paths.lock, &context.paths.payload, context.options.lock_timeout)
-            .await?;
+    let acquired = lock::acquire(
+        &client,
+        &context.paths.lock,
+        &context.paths.payload,
+        context.options.lock_timeout,
+        context.options.security.acl.acls(),
+    )
+    .await?;
     let mut node = acquired.node;
     let result = update_locked(context, &client, &mut node, acquired.payload, change).await;
     release(&client, &mut node).await;
@@ -89,9 +94,14 @@ where
 pub(crate) async fn overwrite_invalid<T: ZkShared>(context: &Context<T>, value: T) -> Result<ChangeSet<T>> {
     let _writer = context.writer.lock().await;
     let client = context.session.current().client;
-    let acquired =
-        lock::acquire(&client, &context.paths.lock, &context.paths.payload, context.options.lock_timeout)
-            .await?;
+    let acquired = lock::acquire(
+        &client,
+        &context.paths.lock,
+        &context.paths.payload,
+        context.options.lock_timeout,
+        context.options.security.acl.acls(),
+    )
+    .await?;
     let mut node = acquired.node;
     let result = overwrite_locked(context, &client, &mut node, acquired.payload, value).await;
     release(&client, &mut node).await;

@@ -61,6 +61,13 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// A TLS setting is invalid, or the servers' certificates did not verify.
+    #[error("TLS failed: {reason}")]
+    Tls {
+        /// The cause, such as an invalid PEM text or an unknown certificate issuer.
+        reason: String,
+    },
+
     /// The chroot path of the connect string does not exist on the servers.
     #[error("the chroot {path} of the connect string does not exist; create it, or connect without the chroot suffix")]
     ChrootMissing {

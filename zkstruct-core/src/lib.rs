@@ -13,6 +13,7 @@ mod lock;
 mod options;
 mod paths;
 mod presence;
+mod security;
 mod session;
 mod shared;
 mod state;
@@ -29,6 +30,14 @@ pub use crate::options::{
     ConflictPolicy, SharedBuilder, DEFAULT_EVENT_CAPACITY, DEFAULT_FRESHNESS_LIMIT, DEFAULT_LOCK_TIMEOUT,
     DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_SESSION_TIMEOUT,
 };
+pub use crate::security::AclPolicy;
+#[cfg(feature = "tls")]
+pub use crate::security::TlsConfig;
 pub use crate::session::ConnectionState;
+
+/// ZooKeeper's ACL types, for [`AclPolicy::Custom`].
+pub mod acl {
+    pub use zookeeper_client::{Acl, AuthId, Permission};
+}
 pub use crate::shared::{Shared, ZkShared};
 pub use crate::state::{Snapshot, Version};

@@ -127,11 +127,12 @@ pub(crate) async fn acquire(
     lock_dir: &str,
     payload_path: &str,
     timeout: Duration,
+    acls: Acls<'_>,
 ) -> Result<Acquired> {
     let deadline = Instant::now() + timeout;
     let mut node = LockNode::new(client.clone(), lock_dir);
     let prefix = format!("{lock_dir}/{}{LOCK_NAME}", node.protection);
-    let create_options = CreateMode::EphemeralSequential.with_acls(Acls::anyone_all());
+    let create_options = CreateMode::EphemeralSequential.with_acls(acls);
 
     // Create the node, list the contenders and read the payload in one round trip: the
     // server runs a session's requests in order, so the listing includes the new node.
@@ -148,7 +149,7 @@ pub(crate) async fn acquire(
                     Err(error) => return Err(Error::zookeeper("list_children", lock_dir, error)),
                 }
             }
-            Err(ZkError::NoNode) => create_lock_dir(client, lock_dir, payload_path).await?,
+            Err(ZkError::NoNode) => create_lock_dir(client, lock_dir, payload_path, acls).await?,
             Err(ZkError::ConnectionLoss) => {
                 // The create may have happened. Look for the node by its protection prefix.
                 wait_connected(client, deadline, lock_dir).await?;
@@ -201,8 +202,8 @@ async fn list_children(client: &Client, lock_dir: &str) -> Result<Vec<String>> {
 }
 
 /// Creates the lock dir as a container node, as Curator does.
-async fn create_lock_dir(client: &Client, lock_dir: &str, payload_path: &str) -> Result<()> {
-    let options = CreateMode::Container.with_acls(Acls::anyone_all());
+async fn create_lock_dir(client: &Client, lock_dir: &str, payload_path: &str, acls: Acls<'_>) -> Result<()> {
+    let options = CreateMode::Container.with_acls(acls);
     match client.create(lock_dir, &[], &options).await {
         Ok(_) | Err(ZkError::NodeExists) => Ok(()),
         Err(ZkError::NoNode) => Err(Error::PayloadMissing { path: payload_path.to_owned() }),

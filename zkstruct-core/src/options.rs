@@ -5,6 +5,11 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+#[cfg(feature = "sasl")]
+use crate::security::SaslCredential;
+#[cfg(feature = "tls")]
+use crate::security::TlsConfig;
+use crate::security::{AclPolicy, AuthCredential, Security};
 use crate::shared::Shared;
 use crate::ZkShared;
 
@@ -51,6 +56,7 @@ pub(crate) struct Options {
     pub(crate) max_payload_bytes: usize,
     pub(crate) event_capacity: usize,
     pub(crate) conflict_policy: ConflictPolicy,
+    pub(crate) security: Security,
 }
 
 impl Default for Options {
@@ -63,6 +69,7 @@ impl Default for Options {
             max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
             event_capacity: DEFAULT_EVENT_CAPACITY,
             conflict_policy: ConflictPolicy::default(),
+            security: Security::default(),
         }
     }
 }
@@ -82,7 +89,10 @@ impl Options {
         if self.event_capacity == 0 || self.event_capacity > MAX_EVENT_CAPACITY {
             return invalid("event_capacity", "must be between 1 and 1048576");
         }
-        Ok(())
+        if self.freshness_limit < Duration::from_millis(100) {
+            return invalid("freshness_limit", "must be at least 100 ms");
+        }
+        self.security.validate()
     }
 }
 
@@ -115,7 +125,8 @@ impl<T: ZkShared> SharedBuilder<T> {
 
     /// Sets how long the local copy may go unverified before [`Shared::read`] fails.
     ///
-    /// Defaults to 30 s. Zero makes `read` fail whenever the session is disconnected.
+    /// Defaults to 30 s; at least 100 ms. The handle confirms the copy with a cheap
+    /// request every quarter of the limit (at most every 5 s).
     pub fn freshness_limit(mut self, limit: Duration) -> Self {
         self.options.freshness_limit = limit;
         self
@@ -171,6 +182,60 @@ impl<T: ZkShared> SharedBuilder<T> {
     /// Defaults to [`ConflictPolicy::Fail`].
     pub fn conflict_policy(mut self, policy: ConflictPolicy) -> Self {
         self.options.conflict_policy = policy;
+        self
+    }
+
+    /// Adds `digest` credentials (`user:password`) to every session, including the new
+    /// sessions opened after an expiry.
+    ///
+    /// The credentials never appear in logs, `Debug` output or errors. They only identify
+    /// this instance: use [`SharedBuilder::acl`] to protect the nodes it creates.
+    pub fn digest_auth(self, user: impl AsRef<str>, password: impl AsRef<str>) -> Self {
+        let secret = format!("{}:{}", user.as_ref(), password.as_ref()).into_bytes();
+        self.auth("digest", secret)
+    }
+
+    /// Adds credentials of any authentication scheme the servers support (`addauth`) to
+    /// every session.
+    pub fn auth(mut self, scheme: impl Into<String>, secret: impl Into<Vec<u8>>) -> Self {
+        self.options
+            .security
+            .credentials
+            .push(AuthCredential { scheme: scheme.into(), secret: secret.into() });
+        self
+    }
+
+    /// Authenticates every session with SASL DIGEST-MD5, against a server that runs
+    /// ZooKeeper's `SASLAuthenticationProvider` with a `DigestLoginModule`.
+    ///
+    /// Wrong credentials end the session with [`ConnectionState::AuthFailed`] and fail
+    /// the open with [`Error::Connect`].
+    ///
+    /// [`ConnectionState::AuthFailed`]: crate::ConnectionState::AuthFailed
+    #[cfg(feature = "sasl")]
+    pub fn sasl_digest_md5(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.options.security.sasl = Some(SaslCredential { user: user.into(), password: password.into() });
+        self
+    }
+
+    /// Connects with TLS, verifying the servers' certificates against the CA in `config`.
+    ///
+    /// Every server in the connect string then uses TLS, unless it is written as
+    /// `tcp://host:port`. A server whose certificate does not verify fails the open with
+    /// [`Error::Tls`].
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: TlsConfig) -> Self {
+        self.options.security.tls = Some(config);
+        self
+    }
+
+    /// Sets the ACL of the nodes this instance creates.
+    ///
+    /// Defaults to [`AclPolicy::Open`]. [`AclPolicy::CreatorAllWorldRead`] lets only
+    /// instances with the same credentials write, and is the usual choice for shared
+    /// configuration that agents only read.
+    pub fn acl(mut self, policy: AclPolicy) -> Self {
+        self.options.security.acl = policy;
         self
     }
 

@@ -10,14 +10,14 @@ use crate::paths::Paths;
 /// The node is ephemeral, so the server deletes it when the session ends. If a node with
 /// this id exists and belongs to this session (a retry after a connection loss), it is
 /// kept; one that belongs to another live session fails with [`Error::InstanceIdInUse`].
-pub(crate) async fn register(client: &Client, paths: &Paths) -> Result<()> {
-    let persistent = CreateMode::Persistent.with_acls(Acls::anyone_all());
+pub(crate) async fn register(client: &Client, paths: &Paths, acls: Acls<'_>) -> Result<()> {
+    let persistent = CreateMode::Persistent.with_acls(acls);
     match client.create(&paths.listeners, &[], &persistent).await {
         Ok(_) | Err(ZkError::NodeExists) => {}
         Err(error) => return Err(Error::zookeeper("create", &paths.listeners, error)),
     }
 
-    let ephemeral = CreateMode::Ephemeral.with_acls(Acls::anyone_all());
+    let ephemeral = CreateMode::Ephemeral.with_acls(acls);
     match client.create(&paths.listener, &[], &ephemeral).await {
         Ok(_) => Ok(()),
         Err(ZkError::NodeExists) => match client.check_stat(&paths.listener).await {
@@ -27,7 +27,7 @@ pub(crate) async fn register(client: &Client, paths: &Paths) -> Result<()> {
                 owner: format!("{:#x}", stat.ephemeral_owner),
             }),
             // Deleted between the two requests: its session just ended, so try again.
-            Ok(None) => Box::pin(register(client, paths)).await,
+            Ok(None) => Box::pin(register(client, paths, acls)).await,
             Err(error) => Err(Error::zookeeper("exists", &paths.listener, error)),
         },
         Err(error) => Err(Error::zookeeper("create", &paths.listener, error)),

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use zookeeper_client::{Client, SessionState};
 
 use crate::error::{Error, Result};
+use crate::security::Security;
 
 /// The state of a handle's connection to ZooKeeper.
 ///
@@ -49,6 +50,7 @@ pub(crate) struct Generation {
 pub(crate) struct SessionConfig {
     pub(crate) servers: String,
     pub(crate) session_timeout: Duration,
+    pub(crate) security: Security,
 }
 
 /// A ZooKeeper session that renews itself.
@@ -151,12 +153,35 @@ impl fmt::Debug for Session {
     }
 }
 
+/// Connects a new session with the configured credentials, which ZooKeeper does not keep
+/// across sessions.
 async fn connect_client(config: &SessionConfig) -> Result<Client> {
-    Client::connector()
-        .with_session_timeout(config.session_timeout)
-        .connect(&config.servers)
-        .await
-        .map_err(|source| Error::Connect { servers: config.servers.clone(), source })
+    let security = &config.security;
+    let mut connector = Client::connector().with_session_timeout(config.session_timeout);
+    for credential in &security.credentials {
+        connector = connector.with_auth(&credential.scheme, &credential.secret);
+    }
+    #[cfg(feature = "sasl")]
+    if let Some(sasl) = &security.sasl {
+        connector = connector
+            .with_sasl(zookeeper_client::SaslOptions::digest_md5(sasl.user.clone(), sasl.password.clone()));
+    }
+    let connected = {
+        #[cfg(feature = "tls")]
+        match &security.tls {
+            Some(tls) => {
+                let connecting = connector.with_tls(tls.to_options()?).secure_connect(&config.servers);
+                tokio::select! {
+                    connected = connecting => connected,
+                    Some(error) = crate::security::probe_tls(&config.servers, tls) => return Err(error),
+                }
+            }
+            None => connector.connect(&config.servers).await,
+        }
+        #[cfg(not(feature = "tls"))]
+        connector.connect(&config.servers).await
+    };
+    connected.map_err(|source| Error::Connect { servers: config.servers.clone(), source })
 }
 
 /// Follows the session state; after expiry, opens new sessions until one succeeds.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use zookeeper_client::{Acls, AddWatchMode, Client, CreateMode, Error as ZkError};
+use zookeeper_client::{AddWatchMode, Client, CreateMode, Error as ZkError};
 
 use crate::codec;
 use crate::commit::{self, CommitGate};
@@ -127,7 +127,11 @@ impl<T: ZkShared> Shared<T> {
         let paths = Paths::new(&dir, &instance_id)?;
         validate_servers(&servers)?;
 
-        let config = SessionConfig { servers, session_timeout: options.session_timeout };
+        let config = SessionConfig {
+            servers,
+            session_timeout: options.session_timeout,
+            security: options.security.clone(),
+        };
         let session = Session::connect(config).await?;
         let generation = session.current();
         let client = &generation.client;
@@ -135,7 +139,14 @@ impl<T: ZkShared> Shared<T> {
             Some(initial) => create_payload(client, &paths, &options, &initial).await?,
             None => wait_for_payload(client, &paths, wait).await?,
         }
-        presence::register(client, &paths).await?;
+        match presence::register(client, &paths, options.security.acl.acls()).await {
+            Ok(()) => {}
+            // An instance that may only read opens without a listener node.
+            Err(error @ Error::NotAuthorized { .. }) => {
+                tracing::warn!(path = %paths.listener, %error, "opening without a listener node; this instance is not listed");
+            }
+            Err(error) => return Err(error),
+        }
 
         // Arm the watch before the first read, so no change can fall between the two.
         let payload_watcher = client
@@ -444,7 +455,7 @@ async fn create_payload<T: ZkShared>(
         });
     }
 
-    let persistent = CreateMode::Persistent.with_acls(Acls::anyone_all());
+    let persistent = CreateMode::Persistent.with_acls(options.security.acl.acls());
     match client.mkdir(&paths.dir, &persistent).await {
         Ok(()) => {}
         // `mkdir` fails with NoNode only when the chroot of the connect string is missing.

@@ -87,10 +87,12 @@ pub use zkstruct_core::diff::{
     ApplyError, ChangePath, Diff, KeyPath, MapChange, Modified, OptionChange, PathSegment, SetChange,
     VecChange,
 };
+#[cfg(feature = "tls")]
+pub use zkstruct_core::TlsConfig;
 pub use zkstruct_core::{
-    ChangeSet, ConflictPolicy, ConnectionState, ConnectionStates, Error, Event, FieldChanges, FieldEvent,
-    FieldSubscription, HandlerGuard, Origin, Result, Shared, SharedBuilder, Snapshot, Subscription, Version,
-    ZkShared, DEFAULT_EVENT_CAPACITY, DEFAULT_FRESHNESS_LIMIT, DEFAULT_LOCK_TIMEOUT,
+    acl, AclPolicy, ChangeSet, ConflictPolicy, ConnectionState, ConnectionStates, Error, Event, FieldChanges,
+    FieldEvent, FieldSubscription, HandlerGuard, Origin, Result, Shared, SharedBuilder, Snapshot,
+    Subscription, Version, ZkShared, DEFAULT_EVENT_CAPACITY, DEFAULT_FRESHNESS_LIMIT, DEFAULT_LOCK_TIMEOUT,
     DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_SESSION_TIMEOUT,
 };
 pub use zkstruct_derive::ZkShared;

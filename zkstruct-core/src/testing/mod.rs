@@ -26,9 +26,11 @@
 mod ensemble;
 mod process;
 mod proxy;
+mod security;
 
 pub use self::ensemble::ZkEnsemble;
 pub use self::proxy::{FaultProxy, ProxyMode};
+pub use self::security::{ServerTls, TestCertificates};
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -42,6 +44,9 @@ use tokio::time::Instant;
 
 /// The class path used when `ZKSTRUCT_ZOOKEEPER_CLASSPATH` is not set.
 pub const DEFAULT_CLASSPATH: &str = "/usr/share/java/zookeeper.jar";
+/// Netty's codec jar, which the TLS port of Debian's ZooKeeper 3.8 needs but its jar's
+/// manifest does not list. It is added to the default class path when it exists.
+const NETTY_CODEC_JAR: &str = "/usr/share/java/netty-codec.jar";
 
 /// The maximum time a server may take to start responding.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -54,6 +59,8 @@ pub struct ZkServerBuilder {
     max_session_timeout: Duration,
     properties: Vec<(String, String)>,
     config_lines: Vec<String>,
+    tls: Option<ServerTls>,
+    sasl_users: Vec<(String, String)>,
 }
 
 impl Default for ZkServerBuilder {
@@ -64,6 +71,8 @@ impl Default for ZkServerBuilder {
             max_session_timeout: Duration::from_secs(60),
             properties: Vec::new(),
             config_lines: Vec::new(),
+            tls: None,
+            sasl_users: Vec::new(),
         }
     }
 }
@@ -91,6 +100,20 @@ impl ZkServerBuilder {
     /// Adds a line to `zoo.cfg`.
     pub fn config_line(mut self, line: impl Into<String>) -> Self {
         self.config_lines.push(line.into());
+        self
+    }
+
+    /// Serves clients only on a TLS port, with the given certificates.
+    pub fn tls(mut self, tls: ServerTls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Requires every client session to authenticate with SASL DIGEST-MD5 as one of these
+    /// users (name and password pairs).
+    pub fn sasl_users(mut self, users: &[(&str, &str)]) -> Self {
+        self.sasl_users =
+            users.iter().map(|(user, password)| (user.to_string(), password.to_string())).collect();
         self
     }
 
@@ -264,6 +287,10 @@ impl ZkServer {
         command.arg("-Xmx256m").arg("-XX:+UseSerialGC").arg("-XX:TieredStopAtLevel=1");
         command.arg("-Dzookeeper.admin.enableServer=false");
         command.arg("-Dznode.container.checkIntervalMs=500");
+        if !self.settings.sasl_users.is_empty() {
+            let jaas = security::write_jaas(self.dir.path(), &self.settings.sasl_users)?;
+            command.arg(format!("-Djava.security.auth.login.config={}", jaas.display()));
+        }
         for (name, value) in &self.settings.properties {
             command.arg(format!("-D{name}={value}"));
         }
@@ -288,7 +315,12 @@ impl ZkServer {
                     self.log_tail()
                 )));
             }
-            if self.mode(address).await.is_some() {
+            // A server with only a TLS port does not answer four-letter words in plain text.
+            let ready = match self.settings.tls {
+                Some(_) => TcpStream::connect(address).await.is_ok(),
+                None => self.mode(address).await.is_some(),
+            };
+            if ready {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -316,23 +348,28 @@ impl ZkServer {
 
     fn config_text(&self) -> String {
         let settings = &self.settings;
-        let member_lines = match &self.member {
-            Some(member) => {
-                std::fs::write(self.dir.path().join("data").join("myid"), member.id.to_string()).ok();
-                format!("initLimit=20\nsyncLimit=10\n{}\n", member.servers.join("\n"))
-            }
-            None => String::new(),
-        };
         let mut text = format!(
-            "tickTime={}\ndataDir={}\nclientPort={}\nclientPortAddress=127.0.0.1\nminSessionTimeout={}\n\
-             maxSessionTimeout={}\nmaxClientCnxns=0\nadmin.enableServer=false\n4lw.commands.whitelist=*\nforceSync=no\n",
+            "tickTime={}\ndataDir={}\nminSessionTimeout={}\nmaxSessionTimeout={}\nmaxClientCnxns=0\n\
+             admin.enableServer=false\n4lw.commands.whitelist=*\nforceSync=no\n",
             settings.tick_time.as_millis(),
             self.dir.path().join("data").display(),
-            self.port,
             settings.min_session_timeout.as_millis(),
             settings.max_session_timeout.as_millis(),
         );
-        text.push_str(&member_lines);
+        match &settings.tls {
+            Some(tls) => text.push_str(&tls.config_lines(self.port)),
+            None => text.push_str(&format!("clientPort={}\nclientPortAddress=127.0.0.1\n", self.port)),
+        }
+        if !settings.sasl_users.is_empty() {
+            text.push_str(
+                "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n\
+                 sessionRequireClientSASLAuth=true\n",
+            );
+        }
+        if let Some(member) = &self.member {
+            std::fs::write(self.dir.path().join("data").join("myid"), member.id.to_string()).ok();
+            text.push_str(&format!("initLimit=20\nsyncLimit=10\n{}\n", member.servers.join("\n")));
+        }
         for line in &settings.config_lines {
             text.push_str(line);
             text.push('\n');
@@ -362,8 +399,13 @@ fn java() -> String {
 }
 
 fn classpath() -> io::Result<String> {
-    let classpath =
-        std::env::var("ZKSTRUCT_ZOOKEEPER_CLASSPATH").unwrap_or_else(|_| DEFAULT_CLASSPATH.to_owned());
+    let classpath = std::env::var("ZKSTRUCT_ZOOKEEPER_CLASSPATH").unwrap_or_else(|_| {
+        if Path::new(NETTY_CODEC_JAR).exists() {
+            format!("{DEFAULT_CLASSPATH}:{NETTY_CODEC_JAR}")
+        } else {
+            DEFAULT_CLASSPATH.to_owned()
+        }
+    });
     let missing = classpath.split(':').find(|entry| !entry.is_empty() && !Path::new(entry).exists());
     if let Some(entry) = missing {
         return Err(io::Error::new(
