@@ -335,3 +335,19 @@ async fn hostile_payloads_are_rejected() {
     assert!(!changes.is_empty());
     assert_eq!(state.read().unwrap().values.len(), 400_001);
 }
+
+#[tokio::test]
+async fn chroot_connect_string_confines_the_nodes() {
+    init_tracing();
+    let server = ZkServer::start().await.unwrap();
+    let servers = server.connect_string();
+    kazoo(&servers, "zk.create('/tenant-a')");
+
+    let state = Shared::builder(format!("{servers}/tenant-a"), "/monitor").create_or_open(seed()).await.unwrap();
+    state.set_interval_ms(5).await.unwrap();
+
+    assert_eq!(state.payload_path(), "/monitor/payload");
+    let stored: MonitorState = serde_json::from_str(&kazoo_get(&servers, "/tenant-a/monitor/payload")).unwrap();
+    assert_eq!(stored.interval_ms, 5);
+    assert_eq!(kazoo_children(&servers, "/tenant-a/monitor/listeners").len(), 1);
+}

@@ -35,6 +35,18 @@ pub use crate::security::AclPolicy;
 pub use crate::security::TlsConfig;
 pub use crate::session::ConnectionState;
 
+/// The payload codec, for fuzzing. Not public API: it may change in any release.
+#[doc(hidden)]
+pub mod __fuzz {
+    /// Decodes a payload as a shared value would, keeping unknown keys, and encodes it
+    /// again; returns `None` when the payload does not decode.
+    pub fn round_trip<T: crate::ZkShared>(bytes: &[u8]) -> Option<(T, Vec<u8>)> {
+        let (value, unknown) = crate::codec::decode::<T>(bytes).ok()?;
+        let encoded = crate::codec::encode(&value, &unknown).expect("a decoded value encodes");
+        Some((value, encoded))
+    }
+}
+
 /// ZooKeeper's ACL types, for [`AclPolicy::Custom`].
 pub mod acl {
     pub use zookeeper_client::{Acl, AuthId, Permission};

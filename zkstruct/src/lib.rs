@@ -105,6 +105,9 @@ pub use zkstruct_core::testing;
 #[doc = include_str!("../../README.md")]
 struct ReadmeExamples;
 
+#[doc(hidden)]
+pub use zkstruct_core::__fuzz;
+
 /// Items that generated code names. Not public API: it may change in any release.
 #[doc(hidden)]
 pub mod __private {
