@@ -343,11 +343,13 @@ async fn chroot_connect_string_confines_the_nodes() {
     let servers = server.connect_string();
     kazoo(&servers, "zk.create('/tenant-a')");
 
-    let state = Shared::builder(format!("{servers}/tenant-a"), "/monitor").create_or_open(seed()).await.unwrap();
+    let state =
+        Shared::builder(format!("{servers}/tenant-a"), "/monitor").create_or_open(seed()).await.unwrap();
     state.set_interval_ms(5).await.unwrap();
 
     assert_eq!(state.payload_path(), "/monitor/payload");
-    let stored: MonitorState = serde_json::from_str(&kazoo_get(&servers, "/tenant-a/monitor/payload")).unwrap();
+    let stored: MonitorState =
+        serde_json::from_str(&kazoo_get(&servers, "/tenant-a/monitor/payload")).unwrap();
     assert_eq!(stored.interval_ms, 5);
     assert_eq!(kazoo_children(&servers, "/tenant-a/monitor/listeners").len(), 1);
 }

@@ -30,6 +30,7 @@ pub use crate::options::{
     ConflictPolicy, SharedBuilder, DEFAULT_EVENT_CAPACITY, DEFAULT_FRESHNESS_LIMIT, DEFAULT_LOCK_TIMEOUT,
     DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_SESSION_TIMEOUT,
 };
+pub use crate::presence::{Instance, PresenceEvent, PresenceEvents};
 pub use crate::security::AclPolicy;
 #[cfg(feature = "tls")]
 pub use crate::security::TlsConfig;

@@ -53,6 +53,10 @@ pub(crate) struct Options {
     pub(crate) lock_timeout: Duration,
     pub(crate) session_timeout: Duration,
     pub(crate) instance_id: Option<String>,
+    /// The data of this instance's listener node.
+    pub(crate) instance_metadata: Vec<u8>,
+    /// Why the metadata could not be encoded, reported when the handle opens.
+    pub(crate) metadata_error: Option<String>,
     pub(crate) max_payload_bytes: usize,
     pub(crate) event_capacity: usize,
     pub(crate) conflict_policy: ConflictPolicy,
@@ -66,6 +70,8 @@ impl Default for Options {
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             session_timeout: DEFAULT_SESSION_TIMEOUT,
             instance_id: None,
+            instance_metadata: Vec::new(),
+            metadata_error: None,
             max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
             event_capacity: DEFAULT_EVENT_CAPACITY,
             conflict_policy: ConflictPolicy::default(),
@@ -88,6 +94,9 @@ impl Options {
         }
         if self.event_capacity == 0 || self.event_capacity > MAX_EVENT_CAPACITY {
             return invalid("event_capacity", "must be between 1 and 1048576");
+        }
+        if self.metadata_error.is_some() {
+            return invalid("instance_metadata", "it cannot be encoded as JSON");
         }
         if self.freshness_limit < Duration::from_millis(100) {
             return invalid("freshness_limit", "must be at least 100 ms");
@@ -156,6 +165,18 @@ impl<T: ZkShared> SharedBuilder<T> {
     /// be in use by a live instance.
     pub fn instance_id(mut self, id: impl Into<String>) -> Self {
         self.options.instance_id = Some(id.into());
+        self
+    }
+
+    /// Sets the metadata this instance writes into its listener node, as JSON, such as its
+    /// host name and process id. Other instances read it with `Shared::members`.
+    ///
+    /// Defaults to none: the listener node is empty.
+    pub fn instance_metadata(mut self, metadata: impl serde::Serialize) -> Self {
+        match serde_json::to_vec(&metadata) {
+            Ok(bytes) => self.options.instance_metadata = bytes,
+            Err(error) => self.options.metadata_error = Some(error.to_string()),
+        }
         self
     }
 

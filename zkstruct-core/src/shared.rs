@@ -1,5 +1,6 @@
 //! The public handle: open, read, read_consistent, update, subscribe.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use crate::events::{ChangeSet, ConnectionStates, Event, FieldSubscription, Handl
 use crate::options::ConflictPolicy;
 use crate::options::{Options, SharedBuilder, LARGE_WRITE_BYTES};
 use crate::paths::Paths;
-use crate::presence;
+use crate::presence::{self, Instance, PresenceEvents};
 use crate::session::{ConnectionState, Session, SessionConfig};
 use crate::state::{Loaded, Snapshot, State, Version};
 use crate::watcher;
@@ -139,7 +140,7 @@ impl<T: ZkShared> Shared<T> {
             Some(initial) => create_payload(client, &paths, &options, &initial).await?,
             None => wait_for_payload(client, &paths, wait).await?,
         }
-        match presence::register(client, &paths, options.security.acl.acls()).await {
+        match presence::register(client, &paths, &options).await {
             Ok(()) => {}
             // An instance that may only read opens without a listener node.
             Err(error @ Error::NotAuthorized { .. }) => {
@@ -375,6 +376,27 @@ impl<T: ZkShared> Shared<T> {
     pub async fn instances(&self) -> Result<Vec<String>> {
         let context = self.context()?;
         presence::instances(&context.session.current().client, &context.paths).await
+    }
+
+    /// Reads every live instance on this dir with the metadata it wrote.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the server cannot be reached.
+    pub async fn members(&self) -> Result<BTreeMap<String, Instance>> {
+        let context = self.context()?;
+        presence::members(&context.session.current().client, &context.paths).await
+    }
+
+    /// Follows the instances that join and leave this dir, starting with a `Joined` for
+    /// each live one.
+    ///
+    /// # Panics
+    ///
+    /// Panics when called outside a Tokio runtime.
+    pub fn presence_events(&self) -> PresenceEvents {
+        let context = &self.inner.context;
+        PresenceEvents::start(context.session.clone(), context.paths.clone(), self.inner.stop.child_token())
     }
 
     /// Returns the id of the current ZooKeeper session, in hex.

@@ -57,9 +57,7 @@ pub(crate) async fn run<T: ZkShared>(
             generation = generation.number,
             "re-registering on the new ZooKeeper session"
         );
-        if let Err(error) =
-            presence::register(&generation.client, &context.paths, context.options.security.acl.acls()).await
-        {
+        if let Err(error) = presence::register(&generation.client, &context.paths, &context.options).await {
             tracing::error!(path = %context.paths.listener, %error, "cannot recreate the listener node");
         }
     }
@@ -139,7 +137,7 @@ async fn follow<T: ZkShared>(
                     EventType::Session if event.session_state.is_terminated() => return Ended::SessionEnded,
                     EventType::NodeDeleted => {
                         tracing::warn!(path = %context.paths.listener, "listener node deleted by another client; creating it again");
-                        if let Err(error) = presence::register(client, &context.paths, context.options.security.acl.acls()).await {
+                        if let Err(error) = presence::register(client, &context.paths, &context.options).await {
                             tracing::error!(path = %context.paths.listener, %error, "cannot create the listener node again");
                         }
                     }
@@ -178,9 +176,7 @@ async fn follow<T: ZkShared>(
             EventType::NodeCreated => {
                 // The dir may have been deleted and created again with the payload, taking
                 // the listener node with it.
-                if let Err(error) =
-                    presence::register(client, &context.paths, context.options.security.acl.acls()).await
-                {
+                if let Err(error) = presence::register(client, &context.paths, &context.options).await {
                     tracing::error!(path = %context.paths.listener, %error, "cannot create the listener node again");
                 }
                 refresh(context, client).await;

@@ -26,6 +26,8 @@ const SHARED_METHODS: &[&str] = &[
     "on_change",
     "instance_id",
     "instances",
+    "members",
+    "presence_events",
     "session_id",
     "connection_state",
     "connection_states",

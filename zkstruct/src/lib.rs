@@ -91,9 +91,9 @@ pub use zkstruct_core::diff::{
 pub use zkstruct_core::TlsConfig;
 pub use zkstruct_core::{
     acl, AclPolicy, ChangeSet, ConflictPolicy, ConnectionState, ConnectionStates, Error, Event, FieldChanges,
-    FieldEvent, FieldSubscription, HandlerGuard, Origin, Result, Shared, SharedBuilder, Snapshot,
-    Subscription, Version, ZkShared, DEFAULT_EVENT_CAPACITY, DEFAULT_FRESHNESS_LIMIT, DEFAULT_LOCK_TIMEOUT,
-    DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_SESSION_TIMEOUT,
+    FieldEvent, FieldSubscription, HandlerGuard, Instance, Origin, PresenceEvent, PresenceEvents, Result,
+    Shared, SharedBuilder, Snapshot, Subscription, Version, ZkShared, DEFAULT_EVENT_CAPACITY,
+    DEFAULT_FRESHNESS_LIMIT, DEFAULT_LOCK_TIMEOUT, DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_SESSION_TIMEOUT,
 };
 pub use zkstruct_derive::ZkShared;
 
