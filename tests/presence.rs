@@ -25,7 +25,10 @@ struct Metadata {
 }
 
 async fn next_presence(events: &mut PresenceEvents) -> PresenceEvent {
-    tokio::time::timeout(EVENT_TIMEOUT, events.recv()).await.expect("a presence event in time").expect("the stream is open")
+    tokio::time::timeout(EVENT_TIMEOUT, events.recv())
+        .await
+        .expect("a presence event in time")
+        .expect("the stream is open")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,7 +75,10 @@ async fn instances_join_and_leave() {
     assert_eq!(flaky.instances().await.unwrap(), ["a", "c"]);
 
     watcher.close().await.unwrap();
-    assert!(tokio::time::timeout(EVENT_TIMEOUT, events.recv()).await.unwrap().is_none(), "the stream ends on close");
+    assert!(
+        tokio::time::timeout(EVENT_TIMEOUT, events.recv()).await.unwrap().is_none(),
+        "the stream ends on close"
+    );
 }
 
 #[tokio::test]
@@ -88,5 +94,8 @@ async fn unencodable_metadata_is_rejected() {
         .instance_metadata(Unencodable)
         .create_or_open(Config { enabled: true })
         .await;
-    assert!(matches!(result, Err(zkstruct::Error::InvalidOption { option: "instance_metadata", .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(zkstruct::Error::InvalidOption { option: "instance_metadata", .. })),
+        "{result:?}"
+    );
 }

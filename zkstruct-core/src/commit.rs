@@ -18,6 +18,7 @@ use crate::codec::{self, UnknownFields};
 use crate::error::{Error, Result};
 use crate::events::{ChangeSet, Origin};
 use crate::lock::{self, LockNode};
+use crate::metrics;
 use crate::options::{ConflictPolicy, LARGE_WRITE_BYTES};
 use crate::shared::Context;
 use crate::state::{Loaded, Snapshot, Version};
@@ -76,6 +77,8 @@ where
 {
     let _writer = context.writer.lock().await;
     let client = context.session.current().client;
+    let dir = &context.paths.dir;
+    let waiting = std::time::Instant::now();
     let acquired = lock::acquire(
         &client,
         &context.paths.lock,
@@ -84,9 +87,16 @@ where
         context.options.security.acl.acls(),
     )
     .await?;
+    metrics::lock_waited(dir, waiting.elapsed());
+    let _held = metrics::HoldTimer::start(dir);
     let mut node = acquired.node;
     let result = update_locked(context, &client, &mut node, acquired.payload, change).await;
     release(&client, &mut node).await;
+    match &result {
+        Err(Error::StaleWrite { .. }) => metrics::stale_write(dir),
+        Err(Error::Conflict { .. }) => metrics::conflict(dir),
+        _ => {}
+    }
     result
 }
 
@@ -307,6 +317,7 @@ impl<T: ZkShared> Write<'_, '_, T> {
             match self.attempt(client).await {
                 Attempt::Written(stat) => {
                     let version = Version::from_stat(&stat);
+                    metrics::payload_size(&context.paths.dir, self.bytes.len());
                     tracing::debug!(%path, %version, changes = changes.len(), "update written");
                     let base_version = self.base.version();
                     let unknown = self.base.unknown_fields().clone();

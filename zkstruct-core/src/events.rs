@@ -155,11 +155,13 @@ pub(crate) type Sender<T> = broadcast::Sender<Arc<Notice<T>>>;
 /// The stream ends when the handle is closed or dropped.
 pub struct Subscription<T: Diff> {
     stream: BroadcastStream<Arc<Notice<T>>>,
+    /// The dir of the handle, for metrics.
+    dir: Arc<str>,
 }
 
 impl<T: Diff + Send + Sync + 'static> Subscription<T> {
-    pub(crate) fn new(receiver: broadcast::Receiver<Arc<Notice<T>>>) -> Self {
-        Subscription { stream: BroadcastStream::new(receiver) }
+    pub(crate) fn new(receiver: broadcast::Receiver<Arc<Notice<T>>>, dir: Arc<str>) -> Self {
+        Subscription { stream: BroadcastStream::new(receiver), dir }
     }
 
     /// Waits for the next event; returns `None` once the handle is closed.
@@ -178,7 +180,10 @@ impl<T: Diff + Send + Sync + 'static> Stream for Subscription<T> {
                 Notice::Changed(changes) => Event::Changed(changes.clone()),
                 Notice::Failed(error) => Event::Failed(error.clone()),
             },
-            Err(BroadcastStreamRecvError::Lagged(missed)) => Event::Lagged(missed),
+            Err(BroadcastStreamRecvError::Lagged(missed)) => {
+                crate::metrics::subscriber_lagged(&self.dir, missed);
+                Event::Lagged(missed)
+            }
         }))
     }
 }

@@ -10,6 +10,7 @@ pub mod diff;
 mod error;
 mod events;
 mod lock;
+mod metrics;
 mod options;
 mod paths;
 mod presence;

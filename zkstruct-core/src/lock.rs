@@ -15,6 +15,7 @@
 use std::time::Duration;
 
 use tokio::time::Instant;
+use tracing::Instrument;
 use zookeeper_client::{Acls, Client, CreateMode, Error as ZkError, Stat};
 
 use crate::error::{Error, Result};
@@ -129,6 +130,17 @@ pub(crate) async fn acquire(
     timeout: Duration,
     acls: Acls<'_>,
 ) -> Result<Acquired> {
+    let span = tracing::debug_span!("lock", dir = %lock_dir, session = %client.session_id());
+    acquire_inner(client, lock_dir, payload_path, timeout, acls).instrument(span).await
+}
+
+async fn acquire_inner(
+    client: &Client,
+    lock_dir: &str,
+    payload_path: &str,
+    timeout: Duration,
+    acls: Acls<'_>,
+) -> Result<Acquired> {
     let deadline = Instant::now() + timeout;
     let mut node = LockNode::new(client.clone(), lock_dir);
     let prefix = format!("{lock_dir}/{}{LOCK_NAME}", node.protection);
@@ -172,6 +184,7 @@ pub(crate) async fn acquire(
             return Err(Error::LockLost { path: payload_path.to_owned(), lock: node.path().to_owned() });
         };
         if position == 0 {
+            tracing::debug!(node = %node.path(), "lock acquired");
             return Ok(Acquired { node, payload: payload.take() });
         }
         let ahead = format!("{lock_dir}/{}", contenders[position - 1].1);

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use zookeeper_client::{Client, SessionState};
 
 use crate::error::{Error, Result};
@@ -156,6 +157,11 @@ impl fmt::Debug for Session {
 /// Connects a new session with the configured credentials, which ZooKeeper does not keep
 /// across sessions.
 async fn connect_client(config: &SessionConfig) -> Result<Client> {
+    let span = tracing::info_span!("session", servers = %config.servers);
+    connect_client_inner(config).instrument(span).await
+}
+
+async fn connect_client_inner(config: &SessionConfig) -> Result<Client> {
     let security = &config.security;
     let mut connector = Client::connector().with_session_timeout(config.session_timeout);
     for credential in &security.credentials {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use zookeeper_client::{AddWatchMode, Client, CreateMode, Error as ZkError};
 
 use crate::codec;
@@ -290,7 +291,22 @@ impl<T: ZkShared> Shared<T> {
     where
         F: FnOnce(&mut T) + Send,
     {
-        commit::update(self.context()?, change).await
+        let context = self.context()?;
+        let span = tracing::info_span!(
+            "update",
+            dir = %context.paths.dir,
+            instance = %context.instance_id,
+            version = tracing::field::Empty,
+        );
+        let result = commit::update(context, change).instrument(span.clone()).await;
+        match &result {
+            Ok(changes) => {
+                span.record("version", changes.version().version());
+                span.in_scope(|| tracing::debug!(changes = changes.len(), "update committed"));
+            }
+            Err(error) => span.in_scope(|| tracing::debug!(%error, "update failed")),
+        }
+        result
     }
 
     /// Replaces a payload that does not decode with `value`.

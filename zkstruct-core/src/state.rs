@@ -155,6 +155,8 @@ impl Freshness {
 /// The local copy of one shared value, its freshness, and its subscribers.
 pub(crate) struct State<T: ZkShared> {
     payload_path: String,
+    /// The dir of the payload, the label of its metrics.
+    dir: Arc<str>,
     current: ArcSwap<Loaded<T>>,
     /// Serializes `apply`, which compares, emits and swaps as one step. Never held across
     /// an `.await`.
@@ -184,7 +186,9 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl<T: ZkShared> State<T> {
     pub(crate) fn new(payload_path: String, initial: Loaded<T>, event_capacity: usize) -> Self {
         let (events, _) = broadcast::channel(event_capacity);
+        let dir = Arc::from(payload_path.strip_suffix("/payload").unwrap_or(&payload_path));
         State {
+            dir,
             payload_path,
             current: ArcSwap::from_pointee(initial),
             apply_lock: Mutex::new(()),
@@ -205,7 +209,7 @@ impl<T: ZkShared> State<T> {
             Some(sender) => sender.subscribe(),
             None => broadcast::channel(1).1,
         };
-        Subscription::new(receiver)
+        Subscription::new(receiver, self.dir.clone())
     }
 
     /// Drops the sender, so every subscription ends once it has received the events sent
@@ -256,6 +260,7 @@ impl<T: ZkShared> State<T> {
         let recovered = std::mem::take(&mut *lock(&self.failure)).reported;
         if !change_set.is_empty() || recovered {
             self.send(Notice::Changed(change_set.clone()));
+            crate::metrics::event_delivered(&self.dir);
         }
         self.current.store(loaded);
         Some(change_set)

@@ -9,6 +9,7 @@ use zookeeper_client::{AddWatchMode, Client, Error as ZkError, EventType, Persis
 use crate::codec;
 use crate::error::Error;
 use crate::events::Origin;
+use crate::metrics;
 use crate::presence;
 use crate::session::{is_connected, Generation};
 use crate::shared::Context;
@@ -203,6 +204,9 @@ fn heartbeat_interval(freshness_limit: Duration) -> Duration {
 
 /// Confirms the local copy with a cheap `exists`, and reads the payload if it is behind.
 async fn check<T: ZkShared>(context: &Context<T>, client: &Client) {
+    if let Some(age) = context.state.freshness.age() {
+        metrics::copy_age(&context.paths.dir, age);
+    }
     let sent = Instant::now();
     let stat = match client.check_stat(&context.paths.payload).await {
         Ok(stat) => stat,
@@ -256,6 +260,7 @@ pub(crate) fn apply_remote<T: ZkShared>(
     if !version.is_newer_than(&context.state.snapshot().version()) {
         return None;
     }
+    metrics::payload_size(&context.paths.dir, data.len());
     match codec::decode::<T>(data) {
         Ok((value, unknown)) => {
             if let Some(changes) =
