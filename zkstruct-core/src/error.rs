@@ -305,6 +305,24 @@ pub enum Error {
         reason: String,
     },
 
+    /// A blocking call was made inside an async runtime, where it would stall the runtime.
+    #[error("a blocking zkstruct call was made inside an async runtime; use the async Shared there")]
+    BlockingInAsyncContext,
+
+    /// The runtime of a blocking handle could not be started.
+    #[error("cannot start the runtime of a blocking handle: {reason}")]
+    Runtime {
+        /// The I/O error that prevented it.
+        reason: String,
+    },
+
+    /// No event arrived within the timeout of a blocking receive.
+    #[error("no event within {timeout:?}")]
+    RecvTimeout {
+        /// The timeout that passed.
+        timeout: Duration,
+    },
+
     /// The handle was closed.
     #[error("the handle for {path} is closed")]
     Closed {

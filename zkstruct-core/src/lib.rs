@@ -4,6 +4,7 @@
 //! public items together with `#[derive(ZkShared)]`.
 #![warn(missing_docs)]
 
+pub mod blocking;
 mod codec;
 mod commit;
 pub mod diff;

@@ -83,6 +83,7 @@
 
 pub mod guarantees;
 
+pub use zkstruct_core::blocking;
 pub use zkstruct_core::diff::{
     ApplyError, ChangePath, Diff, KeyPath, MapChange, Modified, OptionChange, PathSegment, SetChange,
     VecChange,
