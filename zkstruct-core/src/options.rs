@@ -109,6 +109,27 @@ impl Options {
 ///
 /// Made by [`Shared::builder`]. Nothing connects until [`SharedBuilder::create_or_open`] or
 /// [`SharedBuilder::open`] is called.
+///
+/// ```no_run
+/// # use std::time::Duration;
+/// # use zkstruct_core::{AclPolicy, ConflictPolicy, Error, Shared, ZkShared};
+/// # async fn demo<T: ZkShared>(initial: T) -> Result<(), Error> {
+/// let shared: Shared<T> = Shared::builder("10.0.0.1:2181,10.0.0.2:2181", "/apps/monitor")
+///     .freshness_limit(Duration::from_secs(10))
+///     .lock_timeout(Duration::from_secs(5))
+///     .session_timeout(Duration::from_secs(15))
+///     .instance_id("monitor-7")
+///     .conflict_policy(ConflictPolicy::Merge)
+///     .digest_auth("monitor", "secret")
+///     .acl(AclPolicy::CreatorAllWorldRead)
+///     .create_or_open(initial)
+///     .await?;
+///
+/// // Another instance waits for the value to be created.
+/// let follower: Shared<T> = Shared::builder("10.0.0.1:2181", "/apps/monitor").open(Duration::from_secs(30)).await?;
+/// # Ok(())
+/// # }
+/// ```
 #[must_use = "a builder does nothing until create_or_open() or open() is called"]
 pub struct SharedBuilder<T> {
     servers: String,

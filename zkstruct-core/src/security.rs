@@ -14,6 +14,18 @@ use crate::error::{Error, Result};
 ///
 /// ZooKeeper checks ACLs per node and per operation. `exists` is never checked, so any
 /// client can see that the nodes exist.
+///
+/// ```
+/// use zkstruct_core::acl::{Acl, AuthId, Permission};
+/// use zkstruct_core::AclPolicy;
+///
+/// // The writer service may do anything; the auditors may only read.
+/// let policy = AclPolicy::Custom(vec![
+///     Acl::new(Permission::ALL, AuthId::new("digest", "writer:Xb3Pj/8Tq1CSW5ZK6Sx5NnBo2cU=")),
+///     Acl::new(Permission::READ, AuthId::new("digest", "auditor:k2wdM+Cf0kEd0ZLcbzWI7YdaYzU=")),
+/// ]);
+/// assert_ne!(policy, AclPolicy::default());
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AclPolicy {
@@ -83,6 +95,18 @@ pub(crate) struct SaslCredential {
 ///
 /// The server certificate is verified against the given CA certificates, including its
 /// host name or IP address. A client certificate is sent when the server asks for one.
+///
+/// ```no_run
+/// # fn demo() -> std::io::Result<()> {
+/// use zkstruct_core::TlsConfig;
+///
+/// let tls = TlsConfig::new(std::fs::read_to_string("/etc/zookeeper/tls/ca.pem")?).with_client_identity(
+///     std::fs::read_to_string("/etc/zookeeper/tls/client.pem")?,
+///     std::fs::read_to_string("/etc/zookeeper/tls/client.key")?,
+/// );
+/// # Ok(())
+/// # }
+/// ```
 #[cfg(feature = "tls")]
 #[derive(Clone)]
 pub struct TlsConfig {

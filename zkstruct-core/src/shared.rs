@@ -211,6 +211,18 @@ impl<T: ZkShared> Shared<T> {
     ///
     /// [`Error::Stale`] once the copy is older than the freshness limit, and
     /// [`Error::Closed`] after [`Shared::close`].
+    ///
+    /// ```no_run
+    /// # use zkstruct_core::{Error, Event, Shared, ZkShared};
+    /// # async fn demo<T: ZkShared + std::fmt::Debug>(shared: Shared<T>) -> Result<(), Error> {
+    /// match shared.read() {
+    ///     Ok(snapshot) => println!("version {}: {:?}", snapshot.version(), *snapshot),
+    ///     Err(Error::Stale { .. }) => println!("not verified lately: {:?}", *shared.read_dirty()),
+    ///     Err(error) => return Err(error),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn read(&self) -> Result<Snapshot<T>> {
         let context = self.context()?;
         let age = context.state.freshness.age();
@@ -242,6 +254,15 @@ impl<T: ZkShared> Shared<T> {
     /// Fails when the server cannot be reached, when the payload is missing, and with
     /// [`Error::Decode`] when the newer payload does not decode; the local copy then keeps
     /// the last good version.
+    ///
+    /// ```no_run
+    /// # use zkstruct_core::{Error, Event, Shared, ZkShared};
+    /// # async fn demo<T: ZkShared + std::fmt::Debug>(shared: Shared<T>) -> Result<(), Error> {
+    /// let latest = shared.read_consistent().await?;
+    /// println!("ZooKeeper stores version {}", latest.version().version());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn read_consistent(&self) -> Result<Snapshot<T>> {
         commit::read_consistent(self.context()?).await
     }
@@ -321,11 +342,40 @@ impl<T: ZkShared> Shared<T> {
     ///
     /// [`Error::PayloadValid`] when the payload decodes (use [`Shared::update`]), and the
     /// lock and write errors of [`Shared::update`].
+    ///
+    /// ```no_run
+    /// # use zkstruct_core::{Error, Event, Shared, ZkShared};
+    /// # async fn demo<T: ZkShared + std::fmt::Debug>(shared: Shared<T>) -> Result<(), Error> {
+    /// let mut events = shared.subscribe();
+    /// if let Some(Event::Failed(Error::Decode { .. })) = events.recv().await {
+    ///     // Another client broke the payload: put the last good value back.
+    ///     let last_good = T::clone(&shared.read_dirty());
+    ///     shared.overwrite_invalid(last_good).await?;
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn overwrite_invalid(&self, value: T) -> Result<ChangeSet<T>> {
         commit::overwrite_invalid(self.context()?, value).await
     }
 
     /// Subscribes to the changes committed from now on, local and remote.
+    ///
+    /// ```no_run
+    /// # use zkstruct_core::{Error, Event, Shared, ZkShared};
+    /// # async fn demo<T: ZkShared + std::fmt::Debug>(shared: Shared<T>) -> Result<(), Error> {
+    /// let mut events = shared.subscribe();
+    /// while let Some(event) = events.recv().await {
+    ///     match event {
+    ///         Event::Changed(changes) => println!("version {}: {:?}", changes.version(), changes.changes()),
+    ///         Event::Failed(error) => eprintln!("keeping the last good state: {error}"),
+    ///         Event::Lagged(missed) => eprintln!("missed {missed} events"),
+    ///         _ => {}
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn subscribe(&self) -> Subscription<T> {
         self.inner.context.state.subscribe()
     }
@@ -356,6 +406,20 @@ impl<T: ZkShared> Shared<T> {
     /// # Panics
     ///
     /// Panics when called outside a Tokio runtime.
+    ///
+    /// ```no_run
+    /// # use zkstruct_core::{Error, Event, Shared, ZkShared};
+    /// # async fn demo<T: ZkShared + std::fmt::Debug>(shared: Shared<T>) -> Result<(), Error> {
+    /// let handler = shared.on_change(|event| {
+    ///     if let Event::Changed(changes) = event {
+    ///         println!("{} fields changed", changes.len());
+    ///     }
+    /// });
+    /// // The handler runs until the guard is dropped, or for as long as the handle lives:
+    /// handler.detach();
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn on_change<F>(&self, mut handler: F) -> HandlerGuard
     where
         F: FnMut(Event<T>) + Send + 'static,
@@ -369,6 +433,21 @@ impl<T: ZkShared> Shared<T> {
     }
 
     /// Returns the latest state of the connection to ZooKeeper.
+    ///
+    /// ```no_run
+    /// # use zkstruct_core::{Error, Event, Shared, ZkShared};
+    /// # async fn demo<T: ZkShared + std::fmt::Debug>(shared: Shared<T>) -> Result<(), Error> {
+    /// use zkstruct_core::ConnectionState;
+    ///
+    /// let mut states = shared.connection_states();
+    /// while let Some(state) = states.recv().await {
+    ///     if state == ConnectionState::Suspended {
+    ///         eprintln!("connection suspended; reads stay fresh until the freshness limit");
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn connection_state(&self) -> ConnectionState {
         self.inner.context.session.state()
     }
@@ -389,6 +468,14 @@ impl<T: ZkShared> Shared<T> {
     /// # Errors
     ///
     /// Fails when the server cannot be reached.
+    ///
+    /// ```no_run
+    /// # use zkstruct_core::{Error, Event, Shared, ZkShared};
+    /// # async fn demo<T: ZkShared + std::fmt::Debug>(shared: Shared<T>) -> Result<(), Error> {
+    /// println!("{} live instances: {:?}", shared.instances().await?.len(), shared.instances().await?);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn instances(&self) -> Result<Vec<String>> {
         let context = self.context()?;
         presence::instances(&context.session.current().client, &context.paths).await
@@ -399,6 +486,16 @@ impl<T: ZkShared> Shared<T> {
     /// # Errors
     ///
     /// Fails when the server cannot be reached.
+    ///
+    /// ```no_run
+    /// # use zkstruct_core::{Error, Event, Shared, ZkShared};
+    /// # async fn demo<T: ZkShared + std::fmt::Debug>(shared: Shared<T>) -> Result<(), Error> {
+    /// for (id, instance) in shared.members().await? {
+    ///     println!("{id}: {}", String::from_utf8_lossy(instance.metadata()));
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn members(&self) -> Result<BTreeMap<String, Instance>> {
         let context = self.context()?;
         presence::members(&context.session.current().client, &context.paths).await
@@ -410,6 +507,23 @@ impl<T: ZkShared> Shared<T> {
     /// # Panics
     ///
     /// Panics when called outside a Tokio runtime.
+    ///
+    /// ```no_run
+    /// # use zkstruct_core::{Error, Event, Shared, ZkShared};
+    /// # async fn demo<T: ZkShared + std::fmt::Debug>(shared: Shared<T>) -> Result<(), Error> {
+    /// use zkstruct_core::PresenceEvent;
+    ///
+    /// let mut presence = shared.presence_events();
+    /// while let Some(event) = presence.recv().await {
+    ///     match event {
+    ///         PresenceEvent::Joined(id) => println!("{id} joined"),
+    ///         PresenceEvent::Left(id) => println!("{id} left"),
+    ///         _ => {}
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn presence_events(&self) -> PresenceEvents {
         let context = &self.inner.context;
         PresenceEvents::start(context.session.clone(), context.paths.clone(), self.inner.stop.child_token())
@@ -439,6 +553,15 @@ impl<T: ZkShared> Shared<T> {
     ///
     /// Fails when the listener node could not be deleted; the server still deletes it when
     /// the session ends.
+    ///
+    /// ```no_run
+    /// # use zkstruct_core::{Error, Event, Shared, ZkShared};
+    /// # async fn demo<T: ZkShared + std::fmt::Debug>(shared: Shared<T>) -> Result<(), Error> {
+    /// shared.close().await?;
+    /// assert!(matches!(shared.read(), Err(Error::Closed { .. })));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn close(&self) -> Result<()> {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return Ok(());

@@ -10,6 +10,20 @@ use super::{free_port, Member, ZkServer, ZkServerBuilder};
 ///
 /// Each member is a [`ZkServer`], so it can be stopped, killed, paused, resumed and
 /// started again on its own.
+///
+/// ```no_run
+/// # async fn demo() -> std::io::Result<()> {
+/// use zkstruct_core::testing::ZkEnsemble;
+///
+/// let mut ensemble = ZkEnsemble::start(3).await?;
+/// let servers = ensemble.connect_string();
+/// if let Some(leader) = ensemble.leader().await {
+///     ensemble.member_mut(leader).kill()?;
+///     ensemble.member_mut(leader).start_again().await?;
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct ZkEnsemble {
     members: Vec<ZkServer>,

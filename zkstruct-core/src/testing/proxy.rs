@@ -30,6 +30,19 @@ pub enum ProxyMode {
 ///
 /// Point a client at [`FaultProxy::connect_string`] instead of the server, then switch the
 /// mode to simulate network faults.
+///
+/// ```no_run
+/// # async fn demo() -> std::io::Result<()> {
+/// use zkstruct_core::testing::{FaultProxy, ProxyMode, ZkServer};
+///
+/// let server = ZkServer::start().await?;
+/// let proxy = FaultProxy::start(format!("127.0.0.1:{}", server.port()).parse().unwrap()).await?;
+/// // Connect the code under test to `proxy.connect_string()`, then:
+/// proxy.set_mode(ProxyMode::Blackhole);
+/// proxy.set_mode(ProxyMode::Forward);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct FaultProxy {
     address: SocketAddr,
