@@ -69,7 +69,7 @@ async fn foreign_map_edit_is_one_change() {
     assert_eq!(seen[0].key_path().to_string(), r#"$.hosts["web-2"].port"#);
     assert_eq!(seen[0].key_path().to_json_pointer(), "/hosts/web-2/port");
     assert_eq!(seen.origin(), Origin::Remote);
-    assert_eq!(state.read().unwrap().hosts["web-2"].port, 9090);
+    assert_eq!(seen.snapshot().hosts["web-2"].port, 9090);
 }
 
 #[tokio::test]

@@ -99,8 +99,11 @@ async fn restart_within_session_timeout() {
     }
     assert_eq!(seen, [1, 2], "each version is delivered once, in order");
     assert_eq!((writer.session_id(), reader.session_id()), sessions);
-    assert!(reader.read().is_ok());
-    assert_eq!(reader.read().unwrap().interval_ms, 2);
+    // An event is sent before the local copy is replaced, so read() catches up just after.
+    wait_until(EVENT_TIMEOUT, "the reader's copy to reach version 2", || async {
+        reader.read().is_ok_and(|snapshot| snapshot.interval_ms == 2)
+    })
+    .await;
 }
 
 /// 2. An expired session is replaced: the listener node comes back, the changes made while
@@ -266,7 +269,10 @@ async fn rapid_writes_replay_to_the_final_value() {
             other => panic!("unexpected event {other:?}"),
         }
     }
-    assert_eq!(*reader.read().unwrap(), *last);
+    wait_until(EVENT_TIMEOUT, "the reader's copy to reach the last version", || async {
+        reader.read().is_ok_and(|snapshot| *snapshot == *last)
+    })
+    .await;
 }
 
 /// 5. A foreign client deletes the payload, or the whole dir, and creates it again: the

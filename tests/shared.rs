@@ -74,7 +74,7 @@ async fn two_instances_see_each_others_changes() {
         seen.changes(),
         [MonitorStateChange::Patterns(VecChange::Removed { index: 1, value: "rsync*".into() })]
     );
-    assert_eq!(first.patterns().unwrap(), ["systemd*"]);
+    assert_eq!(seen.snapshot().patterns, ["systemd*"]);
     assert_eq!(second.interval_ms().unwrap(), 500);
 }
 

@@ -39,15 +39,17 @@ impl CommitGate {
         GateGuard { gate: self }
     }
 
-    /// Waits until no local write is in flight.
-    pub(crate) async fn wait_idle(&self) {
+    /// Waits until no local write is in flight. Returns `true` if one was.
+    pub(crate) async fn wait_idle(&self) -> bool {
+        let mut waited = false;
         loop {
             let notified = self.idle.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             if !self.in_flight.load(Ordering::Acquire) {
-                return;
+                return waited;
             }
+            waited = true;
             notified.await;
         }
     }
@@ -119,8 +121,24 @@ pub(crate) async fn overwrite_invalid<T: ZkShared>(context: &Context<T>, value: 
 }
 
 type Read = std::result::Result<(Vec<u8>, zookeeper_client::Stat), ZkError>;
+type Checked = std::result::Result<Option<zookeeper_client::Stat>, ZkError>;
 
-/// Reads the payload, unless the lock already read it in its first round trip.
+/// Returns the payload's version, from the check the lock made in its first round trip or
+/// from a new one.
+async fn check_payload(context: &Context<impl ZkShared>, client: &Client, checked: Option<Checked>) -> Result<Version> {
+    let path = &context.paths.payload;
+    let checked = match checked {
+        Some(checked) => checked,
+        None => client.check_stat(path).await,
+    };
+    match checked {
+        Ok(Some(stat)) => Ok(Version::from_stat(&stat)),
+        Ok(None) => Err(Error::PayloadMissing { path: path.clone() }),
+        Err(error) => Err(Error::zookeeper("exists", path, error)),
+    }
+}
+
+/// Reads the payload, or takes a read made already.
 async fn read_payload(
     context: &Context<impl ZkShared>,
     client: &Client,
@@ -142,7 +160,7 @@ async fn update_locked<T, F>(
     context: &Context<T>,
     client: &Client,
     node: &mut LockNode,
-    read: Option<Read>,
+    checked: Option<Checked>,
     change: F,
 ) -> Result<ChangeSet<T>>
 where
@@ -150,11 +168,13 @@ where
     F: FnOnce(&mut T),
 {
     let path = &context.paths.payload;
-    let (data, remote) = read_payload(context, client, read).await?;
+    let mut remote = check_payload(context, client, checked).await?;
 
     // The closure runs once, on the local copy: the version the caller has seen.
     let seen = context.state.snapshot();
     if remote != seen.version() {
+        let (data, version) = read_payload(context, client, None).await?;
+        remote = version;
         // ZooKeeper holds a version this copy has not taken in yet. Take it in, so that
         // subscribers see it before this update and a retry starts from it.
         if let Some(error) = apply_remote(context, &data, remote) {
@@ -220,10 +240,11 @@ async fn overwrite_locked<T: ZkShared>(
     context: &Context<T>,
     client: &Client,
     node: &mut LockNode,
-    read: Option<Read>,
+    checked: Option<Checked>,
     value: T,
 ) -> Result<ChangeSet<T>> {
-    let (data, remote) = read_payload(context, client, read).await?;
+    check_payload(context, client, checked).await?;
+    let (data, remote) = read_payload(context, client, None).await?;
     if codec::decode::<T>(&data).is_ok() {
         apply_remote(context, &data, remote);
         return Err(Error::PayloadValid { path: context.paths.payload.clone(), version: remote });

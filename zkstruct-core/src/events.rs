@@ -153,6 +153,10 @@ pub(crate) type Sender<T> = broadcast::Sender<Arc<Notice<T>>>;
 /// Every subscriber gets every event in commit order. A subscriber that falls more than
 /// the event capacity behind receives [`Event::Lagged`] in place of the events it missed.
 /// The stream ends when the handle is closed or dropped.
+///
+/// An event is sent just before the handle's local copy is replaced, so a `read` right
+/// after receiving it may still return the previous version. [`ChangeSet::snapshot`] is
+/// the value the event describes.
 pub struct Subscription<T: Diff> {
     stream: BroadcastStream<Arc<Notice<T>>>,
     /// The dir of the handle, for metrics.

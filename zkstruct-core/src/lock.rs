@@ -106,11 +106,13 @@ async fn delete_lock_node(client: Client, lock_dir: String, protection: String, 
     }
 }
 
-/// A held lock, with the payload read right after the lock node was created, when this
-/// contender was first in line at once (the read then reflects every earlier holder's write).
+/// A held lock, with the payload's stat read right after the lock node was created, when
+/// this contender was first in line at once (the read then reflects every earlier holder's
+/// write). Only the stat is read, so a large payload is not fetched when the local copy is
+/// current.
 pub(crate) struct Acquired {
     pub(crate) node: LockNode,
-    pub(crate) payload: Option<Result<(Vec<u8>, Stat), ZkError>>,
+    pub(crate) payload: Option<Result<Option<Stat>, ZkError>>,
 }
 
 /// Sequence number of a contender node, from the digits after `lock-`.
@@ -119,7 +121,8 @@ fn sequence(child: &str) -> Option<i64> {
     child[at + LOCK_NAME.len()..].parse().ok()
 }
 
-/// Acquires the lock under `lock_dir`, reading `payload_path` in the same round trip.
+/// Acquires the lock under `lock_dir`, reading the stat of `payload_path` in the same round
+/// trip.
 ///
 /// Fails with [`Error::LockTimeout`] once `timeout` has passed. The lock node is deleted
 /// on every error and on cancellation.
@@ -146,12 +149,12 @@ async fn acquire_inner(
     let prefix = format!("{lock_dir}/{}{LOCK_NAME}", node.protection);
     let create_options = CreateMode::EphemeralSequential.with_acls(acls);
 
-    // Create the node, list the contenders and read the payload in one round trip: the
+    // Create the node, list the contenders and check the payload in one round trip: the
     // server runs a session's requests in order, so the listing includes the new node.
     let (mut children, mut payload) = loop {
         let created = client.create(&prefix, &[], &create_options);
         let listed = client.list_children(lock_dir);
-        let read = client.get_data(payload_path);
+        let read = client.check_stat(payload_path);
         let (created, listed, read) = tokio::join!(created, listed, read);
         match created {
             Ok((_stat, sequence)) => {

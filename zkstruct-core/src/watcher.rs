@@ -183,8 +183,13 @@ async fn follow<T: ZkShared>(
                 refresh(context, client).await;
             }
             EventType::NodeDataChanged => {
-                context.gate.wait_idle().await;
-                refresh(context, client).await;
+                if context.gate.wait_idle().await {
+                    // Most likely this handle's own write, which it has applied already:
+                    // check the version before fetching the whole payload.
+                    check(context, client).await;
+                } else {
+                    refresh(context, client).await;
+                }
             }
             EventType::NodeDeleted => {
                 context
