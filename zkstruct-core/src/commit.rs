@@ -68,6 +68,10 @@ impl Drop for GateGuard<'_> {
 
 /// How many times an update re-reads and merges after concurrent writes before it gives up.
 const MAX_MERGE_ATTEMPTS: usize = 5;
+/// How long an update waits for the watcher to take in a version that ZooKeeper already
+/// stores, before it fails with a stale write. The watcher usually needs well under a
+/// millisecond; the wait covers a busy runtime.
+const CATCH_UP_WAIT: Duration = Duration::from_millis(250);
 /// How many lost replies in a row an update retries before it gives up.
 const MAX_LOST_REPLIES: usize = 3;
 
@@ -125,7 +129,11 @@ type Checked = std::result::Result<Option<zookeeper_client::Stat>, ZkError>;
 
 /// Returns the payload's version, from the check the lock made in its first round trip or
 /// from a new one.
-async fn check_payload(context: &Context<impl ZkShared>, client: &Client, checked: Option<Checked>) -> Result<Version> {
+async fn check_payload(
+    context: &Context<impl ZkShared>,
+    client: &Client,
+    checked: Option<Checked>,
+) -> Result<Version> {
     let path = &context.paths.payload;
     let checked = match checked {
         Some(checked) => checked,
@@ -170,12 +178,20 @@ where
     let path = &context.paths.payload;
     let mut remote = check_payload(context, client, checked).await?;
 
-    // The closure runs once, on the local copy: the version the caller has seen.
-    let seen = context.state.snapshot();
+    // The closure runs once, on the local copy. When ZooKeeper already stores a newer
+    // version, its watch event reached this handle before the lock did, so the watcher is
+    // taking it in: wait for that, briefly, rather than fail.
+    let mut seen = context.state.snapshot();
+    if remote.is_newer_than(&seen.version()) {
+        if let Some(current) = context.state.wait_for(remote, CATCH_UP_WAIT).await {
+            seen = current;
+            remote = seen.version();
+        }
+    }
     if remote != seen.version() {
         let (data, version) = read_payload(context, client, None).await?;
         remote = version;
-        // ZooKeeper holds a version this copy has not taken in yet. Take it in, so that
+        // ZooKeeper stores a version this copy has not taken in. Take it in, so that
         // subscribers see it before this update and a retry starts from it.
         if let Some(error) = apply_remote(context, &data, remote) {
             return Err(invalid_payload::<T>(context, remote, &error));
@@ -187,6 +203,7 @@ where
     let mut intended = T::clone(&seen);
     change(&mut intended);
     let intended_changes = T::changes(&seen, &intended);
+    let mut intended = Some(intended);
 
     let mut next_read = None;
     for _ in 0..MAX_MERGE_ATTEMPTS {
@@ -201,23 +218,25 @@ where
             None => context.state.snapshot(),
         };
 
-        // Replay the caller's changes on the newest version. A change whose old value no
-        // longer matches means that the same part changed remotely.
-        let value = if base.version() == seen.version() {
-            T::clone(&intended)
-        } else {
-            let mut merged = T::clone(&base);
-            for change in intended_changes.iter().cloned() {
-                merged.apply(change).map_err(|error| Error::Conflict {
-                    path: path.clone(),
-                    key_path: error.path().to_string(),
-                    local: seen.version(),
-                    remote: base.version(),
-                })?;
+        // On the version the closure saw, its result is the value. On a newer one, replay
+        // the closure's changes: a change whose old value no longer matches means that the
+        // same part changed remotely.
+        let (value, changes) = match intended.take() {
+            Some(value) if base.version() == seen.version() => (value, intended_changes.clone()),
+            _ => {
+                let mut merged = T::clone(&base);
+                for change in intended_changes.iter().cloned() {
+                    merged.apply(change).map_err(|error| Error::Conflict {
+                        path: path.clone(),
+                        key_path: error.path().to_string(),
+                        local: seen.version(),
+                        remote: base.version(),
+                    })?;
+                }
+                let changes = T::changes(&base, &merged);
+                (merged, changes)
             }
-            merged
         };
-        let changes = T::changes(&base, &value);
         if changes.is_empty() {
             return Ok(ChangeSet::new(changes, Origin::Local, base));
         }
@@ -318,6 +337,16 @@ struct Write<'a, 'n, T: ZkShared> {
     node: &'n mut LockNode,
 }
 
+/// What is known when a write's outcome must be found out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Evidence {
+    /// The lock node vanished while the session lived: only this write's multi-op, which
+    /// deletes it, can have done that, barring another client deleting it by hand.
+    LockGoneOnLiveSession,
+    /// The session ended, which deletes the lock node whether or not the write applied.
+    SessionEnded,
+}
+
 /// What one attempt at the multi-op found.
 enum Attempt {
     Written(zookeeper_client::Stat),
@@ -356,9 +385,10 @@ impl<T: ZkShared> Write<'_, '_, T> {
                     return Err(Error::LockLost { path: path.clone(), lock });
                 }
                 Attempt::LockGone => {
-                    // An earlier attempt whose reply was lost may have been applied.
+                    // The session is the same, so only an earlier attempt, whose reply was
+                    // lost, can have deleted the lock node.
                     self.node.forget();
-                    return self.resolve(client, value, changes).await;
+                    return self.resolve(client, value, changes, Evidence::LockGoneOnLiveSession).await;
                 }
                 Attempt::ReplyLost => {
                     lost_replies += 1;
@@ -373,7 +403,7 @@ impl<T: ZkShared> Write<'_, '_, T> {
                         Err(_) => {
                             self.node.forget();
                             let fresh = self.new_session_client(deadline).await?;
-                            return self.resolve(&fresh, value, changes).await;
+                            return self.resolve(&fresh, value, changes, Evidence::SessionEnded).await;
                         }
                     }
                 }
@@ -448,7 +478,7 @@ impl<T: ZkShared> Write<'_, '_, T> {
             Ok(Some(_)) => Err(Error::zookeeper("multi", path, ZkError::ConnectionLoss)),
             Ok(None) => {
                 self.node.forget();
-                self.resolve(client, value, changes).await
+                self.resolve(client, value, changes, Evidence::LockGoneOnLiveSession).await
             }
             Err(_) => Err(outcome_unknown(self.context)),
         }
@@ -472,9 +502,16 @@ impl<T: ZkShared> Write<'_, '_, T> {
     /// Finds out whether a write whose reply was lost was applied, by reading the payload.
     ///
     /// A payload at the next version of the same node, holding exactly the bytes written,
-    /// is this write. The base version unchanged means nothing was written. Anything else
-    /// cannot be told apart.
-    async fn resolve(self, client: &Client, value: T, changes: Vec<T::Change>) -> Result<ChangeSet<T>> {
+    /// is this write, and the expected version unchanged means nothing was written. With
+    /// the lock node gone while the session lived, the write was applied even if others
+    /// wrote after it. Anything else cannot be told apart.
+    async fn resolve(
+        self,
+        client: &Client,
+        value: T,
+        changes: Vec<T::Change>,
+        evidence: Evidence,
+    ) -> Result<ChangeSet<T>> {
         let context = self.context;
         let path = &context.paths.payload;
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -501,7 +538,7 @@ impl<T: ZkShared> Write<'_, '_, T> {
                     apply_remote(context, &data, version);
                     return Err(Error::LockLost { path: path.clone(), lock: self.node.path().to_owned() });
                 }
-                if next {
+                if next && data == self.bytes {
                     tracing::info!(%path, %version, "a write whose reply was lost was applied");
                     let unknown = self.base.unknown_fields().clone();
                     let loaded = Loaded { value, version, unknown };
@@ -512,6 +549,13 @@ impl<T: ZkShared> Write<'_, '_, T> {
                     }));
                 }
                 apply_remote(context, &data, version);
+                let applied_since =
+                    version.czxid() == expected.czxid() && version.version() > expected.version();
+                if evidence == Evidence::LockGoneOnLiveSession && applied_since {
+                    // Others wrote after it, so the local copy took their version in.
+                    tracing::info!(%path, %version, "a write whose reply was lost was applied, and others wrote since");
+                    return Ok(ChangeSet::new(changes, Origin::Local, context.state.snapshot()));
+                }
                 Err(outcome_unknown(context))
             }
             Err(ZkError::NoNode) => Err(Error::PayloadMissing { path: path.clone() }),
@@ -527,7 +571,7 @@ pub(crate) async fn read_consistent<T: ZkShared>(context: &Context<T>) -> Result
 
     // A sync makes the server catch up with the leader; the exists that follows it on the
     // same session then sees every write committed before the sync.
-    let sent = std::time::Instant::now();
+    let sent = crate::state::coarse_now();
     let synced = client.sync(path);
     let stat = client.check_stat(path);
     let (synced, stat) = tokio::join!(synced, stat);

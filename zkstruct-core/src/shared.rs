@@ -274,10 +274,13 @@ impl<T: ZkShared> Shared<T> {
     /// stores the version it was computed on, so no other writer's change is overwritten. A
     /// closure that changes nothing writes nothing.
     ///
-    /// When the local copy is behind ZooKeeper, because a change from another writer has
-    /// not arrived yet, the conflict policy decides. [`ConflictPolicy::Fail`], the default,
-    /// takes the newer version into the local copy and fails with [`Error::StaleWrite`]
-    /// without running the closure, so a retry sees the newer version:
+    /// When the lock is taken, ZooKeeper may already store a newer version than the local
+    /// copy, written by the lock's previous holder. Its change event is then already on the
+    /// way, and the update waits up to 250 ms for the handle to take it in, so the closure
+    /// runs on the current version. If the copy is still behind, the conflict policy
+    /// decides. [`ConflictPolicy::Fail`], the default, takes the newer version into the
+    /// local copy and fails with [`Error::StaleWrite`] without running the closure, so a
+    /// retry sees the newer version:
     ///
     /// ```no_run
     /// # use zkstruct_core::{Error, Shared, ZkShared};

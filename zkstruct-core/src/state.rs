@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use tokio::sync::broadcast;
@@ -116,26 +116,46 @@ impl<T: fmt::Debug> fmt::Debug for Snapshot<T> {
 /// claims more than the server could have known. Without responses, as when the link is
 /// silently cut, the copy ages from the last one.
 pub(crate) struct Freshness {
-    origin: Instant,
-    /// Nanoseconds from `origin` to the last confirmation, plus one; zero while the copy
-    /// is unconfirmed after a write with an unknown outcome.
+    /// Nanoseconds on the coarse clock at the last confirmation, plus one; zero while the
+    /// copy is unconfirmed after a write with an unknown outcome.
     verified_at: AtomicU64,
+}
+
+/// A moment on the coarse monotonic clock, in nanoseconds.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Stamp(u64);
+
+/// Reads a monotonic clock that is cheap enough for every `read`.
+///
+/// On Linux this is `CLOCK_MONOTONIC_COARSE`: it costs a few nanoseconds where
+/// `CLOCK_MONOTONIC` costs tens, and it advances in steps of one kernel tick (1 to 10 ms),
+/// which is the precision of the freshness limit.
+#[cfg(target_os = "linux")]
+pub(crate) fn coarse_now() -> Stamp {
+    let mut time = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `time` is a valid, writable timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut time) };
+    let seconds = u64::try_from(time.tv_sec).unwrap_or(0);
+    let nanos = u64::try_from(time.tv_nsec).unwrap_or(0);
+    Stamp(seconds.saturating_mul(1_000_000_000).saturating_add(nanos))
+}
+
+/// Reads a monotonic clock that is cheap enough for every `read`.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn coarse_now() -> Stamp {
+    static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let origin = *ORIGIN.get_or_init(std::time::Instant::now);
+    Stamp(u64::try_from(origin.elapsed().as_nanos()).unwrap_or(u64::MAX))
 }
 
 impl Freshness {
     fn new() -> Self {
-        let origin = Instant::now();
-        Freshness { origin, verified_at: AtomicU64::new(1) }
-    }
-
-    fn stamp(&self, instant: Instant) -> u64 {
-        let nanos = instant.saturating_duration_since(self.origin).as_nanos();
-        u64::try_from(nanos).unwrap_or(u64::MAX - 1) + 1
+        Freshness { verified_at: AtomicU64::new(coarse_now().0.saturating_add(1)) }
     }
 
     /// Records a confirmation by a request sent at `sent`.
-    pub(crate) fn mark_verified(&self, sent: Instant) {
-        self.verified_at.fetch_max(self.stamp(sent), Ordering::AcqRel);
+    pub(crate) fn mark_verified(&self, sent: Stamp) {
+        self.verified_at.fetch_max(sent.0.saturating_add(1), Ordering::AcqRel);
     }
 
     /// Records that the copy may not match ZooKeeper until the next confirmation.
@@ -146,9 +166,8 @@ impl Freshness {
     /// Returns the time since the last confirmation, or `None` while the copy is
     /// unconfirmed.
     pub(crate) fn age(&self) -> Option<Duration> {
-        let stamp = self.verified_at.load(Ordering::Acquire);
-        let verified_at = self.origin + Duration::from_nanos(stamp.checked_sub(1)?);
-        Some(Instant::now().saturating_duration_since(verified_at))
+        let verified_at = self.verified_at.load(Ordering::Acquire).checked_sub(1)?;
+        Some(Duration::from_nanos(coarse_now().0.saturating_sub(verified_at)))
     }
 }
 
@@ -164,6 +183,8 @@ pub(crate) struct State<T: ZkShared> {
     failure: Mutex<Failure>,
     /// The sender of every event, until the handle closes.
     events: Mutex<Option<Sender<T>>>,
+    /// Woken whenever a version is taken in.
+    taken: tokio::sync::Notify,
     pub(crate) freshness: Freshness,
 }
 
@@ -194,6 +215,7 @@ impl<T: ZkShared> State<T> {
             apply_lock: Mutex::new(()),
             failure: Mutex::new(Failure::default()),
             events: Mutex::new(Some(events)),
+            taken: tokio::sync::Notify::new(),
             freshness: Freshness::new(),
         }
     }
@@ -210,6 +232,22 @@ impl<T: ZkShared> State<T> {
             None => broadcast::channel(1).1,
         };
         Subscription::new(receiver, self.dir.clone())
+    }
+
+    /// Waits until the local copy holds `version` or a newer one, for at most `timeout`.
+    /// Returns the copy then, or `None` on timeout.
+    pub(crate) async fn wait_for(&self, version: Version, timeout: Duration) -> Option<Snapshot<T>> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let taken = self.taken.notified();
+            tokio::pin!(taken);
+            taken.as_mut().enable();
+            let snapshot = self.snapshot();
+            if !version.is_newer_than(&snapshot.version()) {
+                return Some(snapshot);
+            }
+            tokio::time::timeout_at(deadline, taken).await.ok()?;
+        }
     }
 
     /// Drops the sender, so every subscription ends once it has received the events sent
@@ -263,6 +301,7 @@ impl<T: ZkShared> State<T> {
             crate::metrics::event_delivered(&self.dir);
         }
         self.current.store(loaded);
+        self.taken.notify_waiters();
         Some(change_set)
     }
 

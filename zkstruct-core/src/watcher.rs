@@ -13,7 +13,7 @@ use crate::metrics;
 use crate::presence;
 use crate::session::{is_connected, Generation};
 use crate::shared::Context;
-use crate::state::{Loaded, Version};
+use crate::state::{coarse_now, Loaded, Version};
 use crate::ZkShared;
 
 /// The reason the watcher stopped following one session.
@@ -212,7 +212,7 @@ async fn check<T: ZkShared>(context: &Context<T>, client: &Client) {
     if let Some(age) = context.state.freshness.age() {
         metrics::copy_age(&context.paths.dir, age);
     }
-    let sent = Instant::now();
+    let sent = coarse_now();
     let stat = match client.check_stat(&context.paths.payload).await {
         Ok(stat) => stat,
         Err(error) => {
@@ -232,7 +232,7 @@ async fn check<T: ZkShared>(context: &Context<T>, client: &Client) {
 
 /// Reads the payload and applies it if it is newer than the local copy.
 pub(crate) async fn refresh<T: ZkShared>(context: &Context<T>, client: &Client) {
-    let sent = Instant::now();
+    let sent = coarse_now();
     match client.get_data(&context.paths.payload).await {
         Ok((data, stat)) => {
             apply_remote(context, &data, Version::from_stat(&stat));
