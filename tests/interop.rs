@@ -8,10 +8,9 @@ mod common;
 
 use std::time::Duration;
 
-use tokio::time::Instant;
-
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tokio::time::Instant;
 use zkstruct::testing::ZkServer;
 use zkstruct::{Error, Modified, Origin, Shared, VecChange, ZkShared};
 
@@ -36,7 +35,8 @@ fn seed() -> MonitorState {
     MonitorState { patterns: vec!["systemd*".into(), "rsync*".into()], interval_ms: 1000 }
 }
 
-/// Waits until `/<dir>/lock` has no children, or does not exist.
+/// Waits until `/<dir>/lock` has no children, or does not exist, and fails the test if that
+/// takes longer than `EVENT_TIMEOUT`.
 async fn assert_no_lock_nodes(servers: &str, dir: &str) {
     let lock_dir = format!("{dir}/lock");
     wait_until(EVENT_TIMEOUT, "no lock node to remain", || async {
@@ -278,8 +278,8 @@ async fn increments_with_curator_count_exactly() {
         .unwrap();
 
     // Curator writes without a version check, so an increment of ours that slipped between
-    // its read and its write would be lost: only the lock keeps the count exact. Ours keep
-    // running until Curator is done, so the two contend for the whole run.
+    // its read and its write would be lost: only the lock keeps the count exact. Our updates
+    // keep running until Curator is done, so the two contend for the whole run.
     let times = CURATOR_INCREMENTS.to_string();
     let mut peer = curator(&servers, "increment", &[&lock_dir, state.payload_path(), "count", &times]);
     let deadline = Instant::now() + PEER_TIMEOUT;
