@@ -1,10 +1,14 @@
 //! Helpers shared by the integration tests: tracing, deadlines, and foreign ZooKeeper clients.
 #![allow(dead_code)]
 
+pub mod curator;
+
 use std::future::Future;
-use std::io::Write as _;
+use std::io::{BufRead as _, Read as _, Write as _};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -116,6 +120,53 @@ pub fn kazoo_children(servers: &str, path: &str) -> Vec<String> {
     output.lines().filter(|line| !line.is_empty()).map(str::to_owned).collect()
 }
 
+/// Returns whether `path` exists, according to kazoo.
+pub fn kazoo_exists(servers: &str, path: &str) -> bool {
+    match kazoo(servers, &format!("print(zk.exists({path:?}) is not None)")).trim() {
+        "True" => true,
+        "False" => false,
+        other => panic!("unexpected kazoo output for exists({path:?}): {other:?}"),
+    }
+}
+
+/// Follows `path` with a kazoo `DataWatch`, which prints `data <version> <content>` for the
+/// content at start and for each change, and `deleted` when the node is missing. The watch
+/// runs until the process's standard input closes.
+pub fn kazoo_watch(servers: &str, path: &str) -> LineProcess {
+    let script = format!(
+        r#"import sys
+from kazoo.client import KazooClient
+
+def show(data, stat):
+    if stat is None:
+        print("deleted", flush=True)
+    else:
+        print("data", stat.version, data.decode(), flush=True)
+
+zk = KazooClient(hosts={servers:?})
+zk.start(timeout=15)
+zk.DataWatch({path:?}, show)
+sys.stdin.read()
+zk.stop()
+"#
+    );
+    let mut command = Command::new(PYTHON);
+    command.arg("-c").arg(script);
+    LineProcess::spawn("kazoo DataWatch", command)
+}
+
+/// Parses a `data <version> <content>` line, as the kazoo and Curator watchers print it,
+/// into the node version and the content as JSON.
+pub fn parse_data_line(line: &str) -> (i32, serde_json::Value) {
+    let parsed = line.strip_prefix("data ").and_then(|rest| rest.split_once(' '));
+    let Some((version, content)) = parsed else {
+        panic!("expected `data <version> <content>`, got {line:?}")
+    };
+    let version = version.parse().unwrap_or_else(|_| panic!("invalid version in {line:?}"));
+    let content = serde_json::from_str(content).unwrap_or_else(|error| panic!("{error}: {line:?}"));
+    (version, content)
+}
+
 /// Runs one zkCli.sh command against `servers` and returns its output.
 pub fn zkcli(servers: &str, args: &[&str]) -> String {
     let output = Command::new(ZKCLI).arg("-server").arg(servers).args(args).output().expect("zkCli.sh runs");
@@ -191,5 +242,131 @@ impl ForeignNode {
 impl Drop for ForeignNode {
     fn drop(&mut self) {
         self.close();
+    }
+}
+
+/// A child process that prints one result per line, and whose standard input stays open
+/// until [`LineProcess::finish`], so that commands can wait for it to close.
+///
+/// Dropping it without `finish` kills the process.
+pub struct LineProcess {
+    name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+    stderr: Arc<Mutex<String>>,
+    stderr_reader: Option<JoinHandle<()>>,
+}
+
+impl LineProcess {
+    /// Starts `command` with all three standard streams piped. `name` appears in failures.
+    pub fn spawn(name: &str, mut command: Command) -> LineProcess {
+        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = command.spawn().unwrap_or_else(|error| panic!("{name} failed to start: {error}"));
+
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (sender, lines) = tokio::sync::mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+
+        let mut stderr_pipe = child.stderr.take().expect("stderr is piped");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let stderr_reader = std::thread::spawn({
+            let stderr = stderr.clone();
+            move || {
+                let mut buffer = [0u8; 4096];
+                while let Ok(read @ 1..) = stderr_pipe.read(&mut buffer) {
+                    stderr.lock().unwrap().push_str(&String::from_utf8_lossy(&buffer[..read]));
+                }
+            }
+        });
+
+        let stdin = child.stdin.take();
+        LineProcess { name: name.to_owned(), child, stdin, lines, stderr, stderr_reader: Some(stderr_reader) }
+    }
+
+    /// Receives the next line, failing the test after `timeout` or when the process exits
+    /// first.
+    pub async fn next_line(&mut self, timeout: Duration) -> String {
+        match tokio::time::timeout(timeout, self.lines.recv()).await {
+            Ok(Some(line)) => line,
+            Ok(None) => {
+                let status = self.child.wait().map(|status| status.to_string()).unwrap_or_default();
+                panic!("{}", self.failure(&format!("exited ({status}) before printing a line")))
+            }
+            Err(_) => panic!("{}", self.failure(&format!("printed no line within {timeout:?}"))),
+        }
+    }
+
+    /// Receives the next line and requires it to start with `prefix`.
+    pub async fn expect_line(&mut self, prefix: &str, timeout: Duration) -> String {
+        let line = self.next_line(timeout).await;
+        assert!(
+            line.starts_with(prefix),
+            "{} printed {line:?}, expected a line starting with {prefix:?}",
+            self.name
+        );
+        line
+    }
+
+    /// Returns a line printed so far and not received yet, without waiting.
+    pub fn printed_line(&mut self) -> Option<String> {
+        self.lines.try_recv().ok()
+    }
+
+    /// Returns whether the process has exited.
+    pub fn has_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    /// Closes standard input, waits up to `timeout` for the process to exit with success,
+    /// and returns the lines it printed that were not received yet.
+    pub async fn finish(mut self, timeout: Duration) -> Vec<String> {
+        self.stdin.take();
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("the process status is readable") {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "{} did not exit within {timeout:?}", self.name);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        if !status.success() {
+            panic!("{}", self.failure(&format!("failed ({status})")));
+        }
+
+        let mut rest = Vec::new();
+        while let Some(line) = self.lines.recv().await {
+            rest.push(line);
+        }
+        rest
+    }
+
+    /// Describes a failure with the process's standard error: all of it once the process
+    /// has exited.
+    fn failure(&mut self, problem: &str) -> String {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            if let Some(reader) = self.stderr_reader.take() {
+                let _ = reader.join();
+            }
+        }
+        let stderr = self.stderr.lock().unwrap();
+        format!("{} {problem}; stderr:\n{stderr}", self.name)
+    }
+}
+
+impl Drop for LineProcess {
+    fn drop(&mut self) {
+        self.stdin.take();
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
     }
 }
