@@ -63,6 +63,18 @@ pub async fn sync_get(client: &Client, path: &str) -> Duration {
     start.elapsed()
 }
 
+/// Times a `sync` and an `exists` sent together: the requests `read_consistent()` sends.
+pub async fn sync_exists(client: &Client, path: &str) -> Duration {
+    let start = Instant::now();
+    let synced = client.sync(path);
+    let checked = client.check_stat(path);
+    let (synced, checked) = tokio::join!(synced, checked);
+    synced.unwrap_or_else(|error| panic!("sync {path} failed: {error}"));
+    let stat = checked.unwrap_or_else(|error| panic!("exists {path} failed: {error}"));
+    assert!(stat.is_some(), "{path} is missing");
+    start.elapsed()
+}
+
 /// A node written with a compare-and-set on its data version.
 pub struct VersionedNode {
     pub path: String,

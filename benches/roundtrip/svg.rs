@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::report::{format_value, Report, Unit};
+use crate::report::Report;
 
 const PANEL_WIDTH: f64 = 540.0;
 const PANEL_HEIGHT: f64 = 400.0;
@@ -42,10 +42,7 @@ pub fn render(report: &Report) -> String {
         Panel {
             title: "Median latency by payload size",
             x_label: "encoded payload (log scale)",
-            x_ticks: payload
-                .iter()
-                .map(|point| (point.bytes as f64, format_value(point.bytes as f64, Unit::Bytes)))
-                .collect(),
+            x_ticks: payload.iter().map(|point| (point.bytes as f64, format_kib(point.bytes))).collect(),
             series: vec![
                 Series {
                     label: "update()",
@@ -171,11 +168,17 @@ fn render_panel(svg: &mut String, panel: &Panel, offset: f64) {
              <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
             plot_left - 6.0,
             y + 4.0,
-            escape(&format_value(tick, Unit::Nanos))
+            escape(&format_tick(tick))
         );
     }
+    let mut last_label_x = f64::NEG_INFINITY;
     for (tick, label) in &panel.x_ticks {
         let x = x_scale.position(*tick);
+        // A label closer than this to the previous one would overlap it.
+        if x - last_label_x < 45.0 {
+            continue;
+        }
+        last_label_x = x;
         let _ = writeln!(
             svg,
             "<line x1=\"{x:.1}\" y1=\"{plot_top}\" x2=\"{x:.1}\" y2=\"{plot_bottom}\" stroke=\"#eee\"/>\n\
@@ -243,6 +246,21 @@ fn decade_ticks(low: f64, high: f64) -> Vec<f64> {
     let first = candidates.iter().rposition(|tick| *tick <= low).unwrap_or(0);
     let last = candidates.iter().position(|tick| *tick >= high).unwrap_or(candidates.len() - 1);
     candidates[first..=last].to_vec()
+}
+
+/// Formats a payload size in whole KiB, as the sizes the bench aims for.
+fn format_kib(bytes: usize) -> String {
+    format!("{} KiB", (bytes as f64 / 1024.0).round())
+}
+
+/// Formats a latency tick without trailing zeros, such as `500 µs` or `2 ms`.
+fn format_tick(nanos: f64) -> String {
+    let (value, unit) = match nanos {
+        n if n >= 1e6 => (n / 1e6, "ms"),
+        n if n >= 1e3 => (n / 1e3, "µs"),
+        n => (n, "ns"),
+    };
+    format!("{} {unit}", (value * 100.0).round() / 100.0)
 }
 
 fn escape(text: &str) -> String {

@@ -41,6 +41,18 @@ pub async fn measure_round_trips(bench: &Bench, shared: &Shared<BenchState>, rep
     report.floors.push(("raw get".into(), Figure::latency(&get)));
     report.floors.push(("raw exists".into(), Figure::latency(&exists)));
 
+    let (sync_get, sync_exists) = paired(
+        plan.warmup,
+        plan.round_trips,
+        async || raw::sync_get(writer, &read_path).await,
+        async || raw::sync_exists(writer, &read_path).await,
+    )
+    .await;
+    report
+        .floors
+        .push(("raw sync + get, pipelined (paired with sync + exists)".into(), Figure::latency(&sync_get)));
+    report.floors.push(("raw sync + exists, pipelined".into(), Figure::latency(&sync_exists)));
+
     let (sync_get, consistent) = paired(
         plan.warmup,
         plan.round_trips,
