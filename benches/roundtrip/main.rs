@@ -6,6 +6,9 @@
 //! figure's ratio to its floor, and writes it with a plot to `target/bench-report/`
 //! (`table.md`, `scaling.svg`). BENCHMARKS.md describes what each row measures.
 //!
+//! `ZKSTRUCT_BENCH_ONLY` runs only the named sections, comma-separated (see [`SECTIONS`]),
+//! and writes nothing; it serves profiling.
+//!
 //! Under `cargo test` (no `--bench` argument) it runs every measurement a few times as a
 //! smoke test, skips the peers and writes nothing.
 
@@ -40,6 +43,10 @@ const JUTE_MAX_BUFFER: usize = 4 << 20;
 /// The dir under which the bench keeps every node.
 const ROOT: &str = "/zkstruct-bench";
 
+/// The sections of a run, in the order they run.
+const SECTIONS: [&str; 8] =
+    ["reads", "round-trips", "propagation", "contention", "large", "instances", "payloads", "peers"];
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Mode {
     Full,
@@ -67,6 +74,8 @@ pub struct Plan {
     pub instance_counts: Vec<usize>,
     pub instance_rounds: usize,
     pub peer_iterations: usize,
+    /// The sections to run, from `ZKSTRUCT_BENCH_ONLY`; `None` runs all of them.
+    pub only: Option<Vec<String>>,
 }
 
 impl Plan {
@@ -91,6 +100,7 @@ impl Plan {
                 instance_counts,
                 instance_rounds: 200,
                 peer_iterations: 2000,
+                only: None,
             },
             Mode::Quick => Plan {
                 mode,
@@ -108,6 +118,7 @@ impl Plan {
                 instance_counts,
                 instance_rounds: 20,
                 peer_iterations: 200,
+                only: None,
             },
             Mode::Smoke => Plan {
                 mode,
@@ -125,6 +136,7 @@ impl Plan {
                 instance_counts: vec![1, 3],
                 instance_rounds: 2,
                 peer_iterations: 0,
+                only: None,
             },
         }
     }
@@ -134,11 +146,27 @@ impl Plan {
         let benching = std::env::args().any(|argument| argument == "--bench");
         let quick =
             std::env::var("ZKSTRUCT_BENCH_QUICK").is_ok_and(|value| !value.is_empty() && value != "0");
-        Plan::new(match (benching, quick) {
+        let mut plan = Plan::new(match (benching, quick) {
             (false, _) => Mode::Smoke,
             (true, true) => Mode::Quick,
             (true, false) => Mode::Full,
-        })
+        });
+        if let Ok(only) = std::env::var("ZKSTRUCT_BENCH_ONLY") {
+            let names: Vec<String> = only.split(',').map(|name| name.trim().to_owned()).collect();
+            if let Some(unknown) = names.iter().find(|name| !SECTIONS.contains(&name.as_str())) {
+                panic!(
+                    "ZKSTRUCT_BENCH_ONLY names the unknown section {unknown:?}; valid names: {}",
+                    SECTIONS.join(", ")
+                );
+            }
+            plan.only = Some(names);
+        }
+        plan
+    }
+
+    /// Returns `true` if the run includes the section `name`.
+    fn runs(&self, name: &str) -> bool {
+        self.only.as_ref().is_none_or(|only| only.iter().any(|section| section == name))
     }
 }
 
@@ -215,33 +243,51 @@ async fn run(plan: Plan) {
 
     warm_up(&bench).await;
 
-    println!("local reads and round trips");
-    let shared = library::open(&bench.servers, &format!("{ROOT}/update"), BenchState::small()).await;
-    reads::measure(&shared, bench.plan.batches, &mut report).await;
-    let raw_set = writes::measure_round_trips(&bench, &shared, &mut report).await;
-    writes::close(&shared).await;
-
-    println!("propagation");
-    let watch_to_data = writes::measure_propagation(&bench, &mut report).await;
-
-    println!("{} contending writers", bench.plan.writers);
-    writes::measure_contention(&bench, &mut report).await;
-
-    println!("large payload");
-    writes::measure_large_payload(&bench, &mut report).await;
-
-    println!("scaling by number of handles");
-    report.instances = scaling::measure_instances(&bench).await;
-    add_fan_out_row(&mut report);
-
-    println!("scaling by payload size");
-    report.payloads = scaling::measure_payloads(&bench).await;
-
-    if mode == Mode::Smoke {
-        report.notes.push("Peers skipped in the smoke run.".to_owned());
-    } else {
-        println!("peers");
-        peers::measure(&bench, &PeerFloors { watch_to_data, raw_set }, &mut report);
+    let plan = &bench.plan;
+    let (mut raw_set, mut watch_to_data) = (None, None);
+    if plan.runs("reads") || plan.runs("round-trips") {
+        println!("local reads and round trips");
+        let shared = library::open(&bench.servers, &format!("{ROOT}/update"), BenchState::small()).await;
+        if plan.runs("reads") {
+            reads::measure(&shared, plan.batches, &mut report).await;
+        }
+        if plan.runs("round-trips") {
+            raw_set = Some(writes::measure_round_trips(&bench, &shared, &mut report).await);
+        }
+        writes::close(&shared).await;
+    }
+    if plan.runs("propagation") {
+        println!("propagation");
+        watch_to_data = Some(writes::measure_propagation(&bench, &mut report).await);
+    }
+    if plan.runs("contention") {
+        println!("{} contending writers", plan.writers);
+        writes::measure_contention(&bench, &mut report).await;
+    }
+    if plan.runs("large") {
+        println!("large payload");
+        writes::measure_large_payload(&bench, &mut report).await;
+    }
+    if plan.runs("instances") {
+        println!("scaling by number of handles");
+        report.instances = scaling::measure_instances(&bench).await;
+        add_fan_out_row(&mut report);
+    }
+    if plan.runs("payloads") {
+        println!("scaling by payload size");
+        report.payloads = scaling::measure_payloads(&bench).await;
+    }
+    if plan.runs("peers") {
+        match (mode, raw_set, watch_to_data) {
+            (Mode::Smoke, ..) => report.notes.push("Peers skipped in the smoke run.".to_owned()),
+            (_, Some(raw_set), Some(watch_to_data)) => {
+                println!("peers");
+                peers::measure(&bench, &PeerFloors { watch_to_data, raw_set }, &mut report);
+            }
+            _ => report
+                .notes
+                .push("Peers skipped: they need the round-trips and propagation floors.".to_owned()),
+        }
     }
 
     let heading = format!(
@@ -253,7 +299,7 @@ async fn run(plan: Plan) {
     let table = report.to_markdown(&heading);
     let plot = svg::render(&report);
     println!("\n{table}");
-    if mode != Mode::Smoke {
+    if mode != Mode::Smoke && bench.plan.only.is_none() {
         let directory = target_dir().join("bench-report");
         std::fs::create_dir_all(&directory).expect("the report dir can be created");
         std::fs::write(directory.join("table.md"), &table).expect("table.md can be written");
