@@ -193,9 +193,9 @@ impl Bench {
     /// heap and the server stops serving. These writes are not timed.
     pub async fn dilute_commit_log(&self, payload_bytes: usize) {
         const COMMIT_LOG_COUNT: usize = 500;
-        // NOTE: an estimate. Each request in that log keeps a few copies of its payload (the
-        // request, the transaction, its serialized form); this budget kept a quick run's old
-        // generation below 140 MiB.
+        // NOTE: the budget is an estimate. Each request in that log keeps a few copies of its
+        // payload, such as the request and its serialized transaction. With this budget the
+        // old generation of a quick run stayed below 140 MiB.
         const BUDGET_BYTES: usize = 24 << 20;
         let fillers = (COMMIT_LOG_COUNT * payload_bytes).div_ceil(BUDGET_BYTES).saturating_sub(1);
         for _ in 0..fillers {
