@@ -14,7 +14,7 @@ pub struct BenchState {
 }
 
 impl BenchState {
-    /// Returns the state of a small deployment: eight patterns, about 200 bytes of JSON.
+    /// Returns the state of a small deployment: eight patterns, about 120 bytes of JSON.
     pub fn small() -> Self {
         let patterns = ["systemd*", "rsync*", "sshd*", "nginx*", "postgres*", "redis*", "cron*", "dockerd*"];
         BenchState { patterns: patterns.map(String::from).to_vec(), interval_ms: 1000, counter: 0 }
