@@ -617,9 +617,12 @@ async fn reconnect_to_another_member_keeps_session() {
     }
     let through_proxies: Vec<String> = proxies.iter().map(FaultProxy::connect_string).collect();
     let dir = unique_dir("move");
+    // A long freshness limit makes the periodic check rare, so changes must come through
+    // the watch, which has to survive the move.
     let moving = Shared::builder(through_proxies.join(","), &dir)
         .instance_id("moving")
         .session_timeout(Duration::from_secs(20))
+        .freshness_limit(Duration::from_secs(3600))
         .create_or_open(seed())
         .await
         .unwrap();

@@ -364,7 +364,7 @@ impl<T: ZkShared> Write<'_, '_, T> {
         let mut retried = false;
         let mut lost_replies = 0;
         loop {
-            match self.attempt(client).await {
+            match self.attempt(client, retried).await {
                 Attempt::Written(stat) => {
                     let version = Version::from_stat(&stat);
                     metrics::payload_size(&context.paths.dir, self.bytes.len());
@@ -412,14 +412,25 @@ impl<T: ZkShared> Write<'_, '_, T> {
         }
     }
 
-    /// Sends the multi-op once: delete the lock node, then set the payload.
-    async fn attempt(&self, client: &Client) -> Attempt {
+    /// Sends the multi-op once: set the payload and delete the lock node.
+    ///
+    /// A first attempt sets the payload first, so that followers get the payload's change
+    /// event before the lock node's: a writer waiting for the lock then finds its copy
+    /// current sooner. A retry deletes the lock node first, so that a retry of an attempt
+    /// that was applied fails on the missing lock node, which proves the earlier attempt.
+    async fn attempt(&self, client: &Client, retry: bool) -> Attempt {
         let context = self.context;
         let path = &context.paths.payload;
+        let (set_index, delete_index) = if retry { (1, 0) } else { (0, 1) };
         let mut multi = client.new_multi_writer();
-        let staged = multi
-            .add_delete(self.node.path(), None)
-            .and_then(|()| multi.add_set_data(path, &self.bytes, Some(self.expected.version())));
+        let set = |multi: &mut zookeeper_client::MultiWriter<'_>| {
+            multi.add_set_data(path, &self.bytes, Some(self.expected.version()))
+        };
+        let staged = if retry {
+            multi.add_delete(self.node.path(), None).and_then(|()| set(&mut multi))
+        } else {
+            set(&mut multi).and_then(|()| multi.add_delete(self.node.path(), None))
+        };
         if let Err(error) = staged {
             return Attempt::Failed(Error::zookeeper("multi", path, error));
         }
@@ -429,7 +440,7 @@ impl<T: ZkShared> Write<'_, '_, T> {
             multi.commit().await
         };
         match result {
-            Ok(results) => match results.into_iter().nth(1) {
+            Ok(results) => match results.into_iter().nth(set_index) {
                 Some(MultiWriteResult::SetData { stat }) => Attempt::Written(stat),
                 other => Attempt::Failed(Error::ZooKeeper {
                     operation: "multi",
@@ -437,8 +448,14 @@ impl<T: ZkShared> Write<'_, '_, T> {
                     source: ZkError::UnexpectedError(format!("expected a set_data result, got {other:?}")),
                 }),
             },
-            Err(MultiWriteError::OperationFailed { index: 0, source: ZkError::NoNode }) => Attempt::LockGone,
-            Err(MultiWriteError::OperationFailed { index: 1, source: ZkError::BadVersion }) => {
+            Err(MultiWriteError::OperationFailed { index, source: ZkError::NoNode })
+                if index == delete_index =>
+            {
+                Attempt::LockGone
+            }
+            Err(MultiWriteError::OperationFailed { index, source: ZkError::BadVersion })
+                if index == set_index =>
+            {
                 // Someone wrote without taking the lock. Take their version in and refuse.
                 let remote = match client.get_data(path).await {
                     Ok((data, stat)) => {
@@ -450,12 +467,17 @@ impl<T: ZkShared> Write<'_, '_, T> {
                 };
                 Attempt::Failed(Error::StaleWrite { path: path.clone(), local: self.expected, remote })
             }
-            Err(MultiWriteError::OperationFailed { index: 1, source: ZkError::NoNode }) => {
+            Err(MultiWriteError::OperationFailed { index, source: ZkError::NoNode })
+                if index == set_index =>
+            {
                 Attempt::Failed(Error::PayloadMissing { path: path.clone() })
             }
             Err(MultiWriteError::OperationFailed { index, source }) => {
-                let operation = if index == 0 { "delete" } else { "set_data" };
-                let node = if index == 0 { self.node.path() } else { path };
+                let (operation, node) = if index == delete_index {
+                    ("delete", self.node.path())
+                } else {
+                    ("set_data", path.as_str())
+                };
                 Attempt::Failed(Error::zookeeper(operation, node, source))
             }
             Err(MultiWriteError::RequestFailed {

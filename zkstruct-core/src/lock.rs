@@ -209,7 +209,12 @@ async fn acquire_inner(
                 return Err(Error::LockTimeout { path: lock_dir.to_owned(), timeout, holder });
             }
         }
-        children = list_children(client, lock_dir).await?;
+        // List again and check the payload in one round trip, as on the first one.
+        let listed = client.list_children(lock_dir);
+        let read = client.check_stat(payload_path);
+        let (listed, read) = tokio::join!(listed, read);
+        children = listed.map_err(|error| Error::zookeeper("list_children", lock_dir, error))?;
+        payload = Some(read);
     }
 }
 

@@ -156,7 +156,7 @@ impl<T: ZkShared> SharedBuilder<T> {
     /// Sets how long the local copy may go unverified before [`Shared::read`] fails.
     ///
     /// Defaults to 30 s; at least 100 ms. The handle confirms the copy with a cheap
-    /// request every quarter of the limit (at most every 5 s).
+    /// request every quarter of the limit.
     pub fn freshness_limit(mut self, limit: Duration) -> Self {
         self.options.freshness_limit = limit;
         self

@@ -195,7 +195,18 @@ async fn follow(
                 match (event.event_type, event.session_state) {
                     (EventType::Session, state) if state.is_terminated() => break,
                     (EventType::Session, SessionState::Disconnected) => continue,
-                    // Changes during a disconnection may not be delivered, so list again.
+                    (EventType::Session, _) => {
+                        // zookeeper-client 0.11.2 does not register persistent watches again
+                        // on a new connection, so add it anew before the old one is dropped.
+                        match client.watch(&paths.listeners, AddWatchMode::Persistent).await {
+                            Ok(rearmed) => watcher = rearmed,
+                            Err(_) => break,
+                        }
+                        // Changes during the disconnection may not be delivered, so list again.
+                        if !publish(&client, &paths, &mut known, &sender).await {
+                            return;
+                        }
+                    }
                     _ => {
                         if !publish(&client, &paths, &mut known, &sender).await {
                             return;

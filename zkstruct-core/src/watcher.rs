@@ -164,9 +164,15 @@ async fn follow<T: ZkShared>(
                     }
                 }
                 SessionState::SyncConnected | SessionState::ConnectedReadOnly => {
-                    // Watch events that fired while disconnected may not be delivered, so
-                    // read the payload again.
-                    refresh(context, client).await;
+                    // zookeeper-client 0.11.2 does not register persistent watches again on
+                    // a new connection (its `resend_watches` never sends them), so add them
+                    // anew. The new watchers are added before the old ones are dropped, so
+                    // the drop sends no removal to the server. `arm` also reads the
+                    // payload, which covers the events missed while disconnected.
+                    match arm(context, client, stop).await {
+                        Some(rearmed) => watches = rearmed,
+                        None => return Ended::SessionEnded,
+                    }
                     tracing::debug!(path = %context.paths.payload, "ZooKeeper connection restored");
                 }
                 SessionState::Expired | SessionState::Closed | SessionState::AuthFailed => {
@@ -202,9 +208,9 @@ async fn follow<T: ZkShared>(
 }
 
 /// Returns how often the watcher confirms the local copy: a quarter of the freshness limit,
-/// so that `read` stays fresh across a few slow responses, within 50 ms to 5 s.
+/// so that `read` stays fresh across a few slow responses, and at least every 50 ms.
 fn heartbeat_interval(freshness_limit: Duration) -> Duration {
-    (freshness_limit / 4).clamp(Duration::from_millis(50), Duration::from_secs(5))
+    (freshness_limit / 4).max(Duration::from_millis(50))
 }
 
 /// Confirms the local copy with a cheap `exists`, and reads the payload if it is behind.

@@ -10,7 +10,7 @@
 //!
 //! Freshness is measured on a monotonic clock from the moment a confirming request was
 //! sent: the read that fetched the copy, a periodic `exists` the handle sends every quarter
-//! of the freshness limit (between 50 ms and 5 s), or a consistent read. A link that drops
+//! of the freshness limit (at least every 50 ms), or a consistent read. A link that drops
 //! packets silently therefore makes `read` fail once the limit has passed, even before the
 //! client notices the lost connection.
 //!
@@ -22,7 +22,7 @@
 //!
 //! [`Shared::update`] holds the handle's async mutex, then a ZooKeeper lock that follows
 //! Curator's `InterProcessMutex` recipe on `/<dir>/lock`. It writes with one multi-op that
-//! deletes its lock node and sets the payload at the version it was computed on. So:
+//! sets the payload at the version it was computed on and deletes its lock node. So:
 //!
 //! - No other writer's change is overwritten: a write computed on an older version fails
 //!   ([`Error::StaleWrite`], or a merge under [`ConflictPolicy::Merge`]).
