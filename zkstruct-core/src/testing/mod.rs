@@ -61,6 +61,7 @@ pub struct ZkServerBuilder {
     config_lines: Vec<String>,
     tls: Option<ServerTls>,
     sasl_users: Vec<(String, String)>,
+    max_heap_mib: u32,
 }
 
 impl Default for ZkServerBuilder {
@@ -73,6 +74,7 @@ impl Default for ZkServerBuilder {
             config_lines: Vec::new(),
             tls: None,
             sasl_users: Vec::new(),
+            max_heap_mib: 256,
         }
     }
 }
@@ -100,6 +102,15 @@ impl ZkServerBuilder {
     /// Adds a line to `zoo.cfg`.
     pub fn config_line(mut self, line: impl Into<String>) -> Self {
         self.config_lines.push(line.into());
+        self
+    }
+
+    /// Sets the server JVM's maximum heap (`-Xmx`), in MiB. Defaults to 256.
+    ///
+    /// A ZooKeeper 3.8 server keeps its last 500 committed requests in memory, payloads
+    /// included, so servers that take many large writes need more.
+    pub fn max_heap_mib(mut self, mib: u32) -> Self {
+        self.max_heap_mib = mib;
         self
     }
 
@@ -284,7 +295,8 @@ impl ZkServer {
         };
 
         let mut command = Command::new(java());
-        command.arg("-Xmx256m").arg("-XX:+UseSerialGC").arg("-XX:TieredStopAtLevel=1");
+        command.arg(format!("-Xmx{}m", self.settings.max_heap_mib));
+        command.arg("-XX:+UseSerialGC").arg("-XX:TieredStopAtLevel=1");
         command.arg("-Dzookeeper.admin.enableServer=false");
         command.arg("-Dznode.container.checkIntervalMs=500");
         if !self.settings.sasl_users.is_empty() {
