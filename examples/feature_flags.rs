@@ -1,4 +1,4 @@
-//! Feature flags kept in ZooKeeper: every instance sees a flag flip as a typed change.
+//! Feature flags kept in ZooKeeper: every instance receives a flag flip as a typed change.
 //!
 //! ```text
 //! ZOOKEEPER_SERVERS=127.0.0.1:2181 cargo run --example feature_flags -- watch

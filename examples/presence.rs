@@ -18,7 +18,7 @@ struct Cluster {
     name: String,
 }
 
-/// What each instance writes into its listener node.
+/// The metadata each instance writes into its listener node.
 #[derive(Serialize, Deserialize, Debug)]
 struct Metadata {
     host: String,

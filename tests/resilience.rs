@@ -70,7 +70,7 @@ fn kazoo_stat(servers: &str, path: &str) -> String {
     kazoo(servers, &format!("s = zk.exists({path:?})\nprint(s.czxid, s.ephemeralOwner, s.version)"))
 }
 
-/// 1. A server restart shorter than the session timeout keeps the session; no change is
+/// 1. A server restart shorter than the session timeout keeps the session. No change is
 /// lost or delivered twice, and reads stay fresh within the freshness limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_within_session_timeout() {
@@ -391,7 +391,7 @@ async fn killed_lock_holder_releases_at_expiry() {
 }
 
 /// 10. Fifty instances in this process and four in other processes converge on the final
-/// value of 200 mixed updates; every live instance is listed, and a closed one is not.
+/// value of 200 mixed updates. Every live instance is listed, and a closed one is not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_instances_converge() {
     init_tracing();
@@ -521,8 +521,8 @@ fn example_binary(name: &str) -> std::path::PathBuf {
 
 /// 11. The reply to a write is lost and the connection drops, but the session survives:
 /// the write is found applied once and reported Ok. When the session expires instead and
-/// others write meanwhile, the outcome cannot be proven: the error says so and the local
-/// copy counts as stale until it is verified again.
+/// others write meanwhile, the outcome cannot be proven. The error reports that, and the
+/// local copy counts as stale until it is verified again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lost_reply_is_resolved() {
     init_tracing();
@@ -658,9 +658,9 @@ async fn reconnect_to_another_member_keeps_session() {
     assert_eq!(after.changes(), [MonitorStateChange::IntervalMs(Modified { old: 1000, new: 3 })]);
 }
 
-/// 13. A writer whose session expires while it holds the lock never commits: its write
-/// goes out with the lock node's deletion in one multi-op, which the dead session cannot
-/// run, and the new session does not take the old lock node for its own.
+/// 13. A writer whose session expires while it holds the lock never commits. Its write goes
+/// out with the lock node's deletion in one multi-op, which the dead session cannot run.
+/// The new session does not take the old lock node for its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_lock_holder_cannot_commit() {
     init_tracing();
@@ -679,8 +679,8 @@ async fn expired_lock_holder_cannot_commit() {
         .await
         .unwrap();
 
-    // While the closure holds the lock, cut the link; once the session has expired, the
-    // other writer gets the lock and writes, and the link comes back.
+    // While the closure holds the lock, cut the link. Once the session has expired, the
+    // other writer gets the lock and writes, and then the link comes back.
     let other_wrote = Arc::new(AtomicBool::new(false));
     tokio::spawn({
         let (fenced, other, other_wrote) = (fenced.clone(), other.clone(), other_wrote.clone());
@@ -749,8 +749,8 @@ async fn blackholed_link_turns_reads_stale() {
     wait_until(Duration::from_secs(60), "read() to be fresh again", || async { state.read().is_ok() }).await;
 }
 
-/// 15. Handlers of one value never run at the same time, versions never go down, each
-/// field's old value is the previous new value, a writer reads its own write at once, and
+/// 15. Handlers of one value never run at the same time, and versions never go down. Each
+/// field's old value is the previous new value. A writer reads its own write at once, and
 /// its own write echoed by the watch is not delivered twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_are_ordered_and_not_repeated() {

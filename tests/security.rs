@@ -69,7 +69,7 @@ async fn creator_acl_rejects_other_writers() {
     assert_eq!(reader.read().unwrap().interval_ms, 5, "the local copy is unchanged");
     assert!(refused.unwrap_err().to_string().contains("not authorized to create"));
 
-    // Wrong credentials are a different identity, and get the same answer.
+    // Wrong credentials are a different identity, and are refused the same way.
     let mallory = Shared::<MonitorState>::builder(&servers, &dir)
         .digest_auth("alice", "guess")
         .open(EVENT_TIMEOUT)

@@ -21,9 +21,9 @@ use crate::session::{is_connected, Session};
 
 /// Creates this instance's listener node on the client's session, with its metadata.
 ///
-/// The node is ephemeral, so the server deletes it when the session ends. If a node with
-/// this id exists and belongs to this session (a retry after a connection loss), it is
-/// kept; one that belongs to another live session fails with [`Error::InstanceIdInUse`].
+/// The node is ephemeral, so the server deletes it when the session ends. A node with this
+/// id that belongs to this session (a retry after a connection loss) is kept. One that
+/// belongs to another live session fails with [`Error::InstanceIdInUse`].
 pub(crate) async fn register(client: &Client, paths: &Paths, options: &Options) -> Result<()> {
     let acls = options.security.acl.acls();
     let persistent = CreateMode::Persistent.with_acls(acls);

@@ -9,8 +9,8 @@ use zookeeper_client::{Acl, Acls, Permission};
 
 use crate::error::{Error, Result};
 
-/// How the nodes this library creates (`/<dir>`, its ancestors, the payload, the lock
-/// and listener nodes) are protected.
+/// The protection of the nodes this library creates: `/<dir>`, its ancestors, the
+/// payload, the lock and listener nodes.
 ///
 /// ZooKeeper checks ACLs per node and per operation. `exists` is never checked, so any
 /// client can see that the nodes exist.
@@ -94,7 +94,7 @@ pub(crate) struct SaslCredential {
 /// TLS settings for connections to the servers.
 ///
 /// The server certificate is verified against the given CA certificates, including its
-/// host name or IP address. A client certificate is sent when the server asks for one.
+/// host name or IP address. A client certificate is sent when the server requests one.
 ///
 /// ```no_run
 /// # fn demo() -> std::io::Result<()> {
@@ -154,8 +154,8 @@ impl fmt::Debug for TlsConfig {
 /// that does not verify into a clear error: the client would only retry until its
 /// connection times out.
 ///
-/// Returns the error of the first server that answered but failed the handshake, or
-/// `None` when a handshake succeeded or no server answered.
+/// Returns the error of the first server that responded but failed the handshake, or
+/// `None` when a handshake succeeded or no server responded.
 #[cfg(feature = "tls")]
 pub(crate) async fn probe_tls(servers: &str, config: &TlsConfig) -> Option<Error> {
     let servers = servers.to_owned();

@@ -58,7 +58,7 @@
 //!
 //! # Guarantees
 //!
-//! - **Layout.** `/<dir>/payload` holds the struct as plain JSON written by serde_json, so
+//! - **Layout.** `/<dir>/payload` contains the struct as plain JSON written by serde_json, so
 //!   zkCli.sh, kazoo or Curator can read and write it. `/<dir>/listeners/<instance id>` is
 //!   one ephemeral node per live instance. `/<dir>/lock` is the write lock, using the node
 //!   names of Apache Curator's `InterProcessMutex`.

@@ -62,13 +62,13 @@ impl ZkEnsemble {
     }
 
     async fn try_start(size: usize, settings: &ZkServerBuilder) -> io::Result<ZkEnsemble> {
-        let mut taken = Vec::new();
+        let mut chosen = Vec::new();
         let mut ports = Vec::new();
         for _ in 0..size {
             let mut member_ports = [0_u16; 3];
             for port in &mut member_ports {
-                *port = free_port(&taken)?;
-                taken.push(*port);
+                *port = free_port(&chosen)?;
+                chosen.push(*port);
             }
             ports.push(member_ports);
         }

@@ -133,7 +133,7 @@ impl ZkServerBuilder {
     /// # Errors
     ///
     /// Fails when Java or the ZooKeeper jar is missing, or when the server does not start
-    /// within 60 s; the error then includes the end of the server's log.
+    /// within 60 s. The error then includes the end of the server's log.
     pub async fn start(self) -> io::Result<ZkServer> {
         let dir = tempfile::Builder::new().prefix("zkstruct-zk-").tempdir()?;
         std::fs::create_dir_all(dir.path().join("data"))?;
@@ -165,7 +165,7 @@ pub struct ZkServer {
     child: Option<Child>,
 }
 
-/// What makes a server a member of an ensemble.
+/// The settings that make a server a member of an ensemble.
 #[derive(Clone, Debug)]
 struct Member {
     id: usize,
@@ -327,7 +327,7 @@ impl ZkServer {
                     self.log_tail()
                 )));
             }
-            // A server with only a TLS port does not answer four-letter words in plain text.
+            // A server with only a TLS port does not respond to four-letter words in plain text.
             let ready = match self.settings.tls {
                 Some(_) => TcpStream::connect(address).await.is_ok(),
                 None => self.mode(address).await.is_some(),
