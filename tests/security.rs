@@ -353,3 +353,45 @@ async fn chroot_connect_string_confines_the_nodes() {
     assert_eq!(stored.interval_ms, 5);
     assert_eq!(kazoo_children(&servers, "/tenant-a/monitor/listeners").len(), 1);
 }
+
+/// Credentials are added again to the session that replaces an expired one, so writes
+/// under a creator ACL keep working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_survive_session_expiry() {
+    init_tracing();
+    let server = ZkServer::start().await.unwrap();
+    let proxy = zkstruct::testing::FaultProxy::start(format!("127.0.0.1:{}", server.port()).parse().unwrap())
+        .await
+        .unwrap();
+    let state = Shared::builder(proxy.connect_string(), unique_dir("reauth"))
+        .digest_auth("alice", PASSWORD)
+        .acl(AclPolicy::CreatorOnly)
+        .session_timeout(Duration::from_secs(2))
+        .create_or_open(seed())
+        .await
+        .unwrap();
+    let mut states = state.connection_states();
+    let first_session = state.session_id();
+
+    proxy.set_mode(zkstruct::testing::ProxyMode::Cut);
+    wait_for(&mut states, zkstruct::ConnectionState::Expired).await;
+    proxy.set_mode(zkstruct::testing::ProxyMode::Forward);
+    wait_for(&mut states, zkstruct::ConnectionState::NewSession).await;
+
+    assert_ne!(state.session_id(), first_session);
+    state.set_interval_ms(5).await.unwrap();
+    assert_eq!(state.read_consistent().await.unwrap().interval_ms, 5);
+}
+
+async fn wait_for(states: &mut zkstruct::ConnectionStates, expected: zkstruct::ConnectionState) {
+    let found = tokio::time::timeout(EVENT_TIMEOUT, async {
+        while let Some(state) = states.recv().await {
+            if state == expected {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(found, Ok(true), "no {expected:?} within {EVENT_TIMEOUT:?}");
+}
