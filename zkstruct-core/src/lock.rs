@@ -115,10 +115,18 @@ pub(crate) struct Acquired {
     pub(crate) payload: Option<Result<Option<Stat>, ZkError>>,
 }
 
-/// Sequence number of a contender node, from the digits after `lock-`.
-fn sequence(child: &str) -> Option<i64> {
-    let at = child.rfind(LOCK_NAME)?;
-    child[at + LOCK_NAME.len()..].parse().ok()
+/// Returns the key a child of the lock dir sorts by, as Curator's
+/// `StandardLockInternalsDriver.fixForSorting` computes it: the text after the last `lock-`,
+/// or the whole name when it has none.
+///
+/// Every child takes part, as in Curator, so a stray child that sorts first makes every
+/// contender wait. The keys are compared as text, which orders ZooKeeper's zero-padded
+/// sequence numbers numerically.
+fn sort_key(child: &str) -> &str {
+    match child.rfind(LOCK_NAME) {
+        Some(at) => &child[at + LOCK_NAME.len()..],
+        None => child,
+    }
 }
 
 /// Acquires the lock under `lock_dir`, reading the stat of `payload_path` in the same round
@@ -180,9 +188,10 @@ async fn acquire_inner(
 
     let own_name = node.path().rsplit('/').next().unwrap_or_default().to_owned();
     loop {
-        let mut contenders: Vec<(i64, &str)> =
-            children.iter().filter_map(|child| Some((sequence(child)?, child.as_str()))).collect();
-        contenders.sort_unstable();
+        // A stable sort keeps the listing's order for equal keys, as Java's sort does.
+        let mut contenders: Vec<(&str, &str)> =
+            children.iter().map(|child| (sort_key(child), child.as_str())).collect();
+        contenders.sort_by(|left, right| left.0.cmp(right.0));
         let Some(position) = contenders.iter().position(|(_, child)| *child == own_name) else {
             return Err(Error::LockLost { path: payload_path.to_owned(), lock: node.path().to_owned() });
         };
@@ -258,10 +267,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sequence_reads_curator_names() {
-        assert_eq!(sequence("_c_0f8e4c1a-8f7e-4f55-9d4b-4d7e9c0c1a2b-lock-0000000012"), Some(12));
-        assert_eq!(sequence("lock-0000000003"), Some(3));
-        assert_eq!(sequence("leases"), None);
-        assert_eq!(sequence("_c_x-lock-abc"), None);
+    fn sort_key_follows_curator() {
+        assert_eq!(sort_key("_c_0f8e4c1a-8f7e-4f55-9d4b-4d7e9c0c1a2b-lock-0000000012"), "0000000012");
+        assert_eq!(sort_key("lock-0000000003"), "0000000003");
+        assert_eq!(sort_key("leases"), "leases");
+        assert_eq!(sort_key("lock-"), "");
+        let mut names = ["zzz", "x-lock-0000000002", "lock-", "_c_a-lock-0000000001"];
+        names.sort_by_key(|name| sort_key(name));
+        assert_eq!(names, ["lock-", "_c_a-lock-0000000001", "x-lock-0000000002", "zzz"]);
     }
 }
