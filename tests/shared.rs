@@ -356,6 +356,34 @@ async fn merge_policy_replays_changes_on_a_newer_version() {
     assert_eq!(state.read_consistent().await.unwrap().interval_ms, 5);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_policy_never_merges_a_version_taken_in_during_the_closure() {
+    init_tracing();
+    let server = ZkServer::start().await.unwrap();
+    let servers = server.connect_string();
+    let state = Shared::builder(&servers, unique_dir("fail-policy")).create_or_open(seed()).await.unwrap();
+    let payload = state.payload_path().to_owned();
+    let foreign = r#"{"patterns": ["foreign*"], "interval_ms": 1000}"#;
+
+    // A writer that ignores the lock writes while the closure runs, and the watcher takes
+    // its version in before the closure returns.
+    let result = state
+        .update(|s| {
+            kazoo_set(&servers, &payload, foreign);
+            let deadline = std::time::Instant::now() + EVENT_TIMEOUT;
+            while state.read().unwrap().version().version() != 1 {
+                assert!(std::time::Instant::now() < deadline, "the watcher did not take in version 1");
+                std::thread::yield_now();
+            }
+            s.interval_ms = 99;
+        })
+        .await;
+
+    assert!(matches!(result, Err(Error::StaleWrite { .. })), "{result:?}");
+    let stored: serde_json::Value = serde_json::from_str(&kazoo_get(&servers, &payload)).unwrap();
+    assert_eq!(stored, serde_json::from_str::<serde_json::Value>(foreign).unwrap());
+}
+
 #[tokio::test]
 async fn close_ends_subscriptions() {
     init_tracing();

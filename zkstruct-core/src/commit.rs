@@ -215,7 +215,10 @@ where
                 }
                 context.state.snapshot()
             }
-            None => context.state.snapshot(),
+            // The first write is based on the version the closure saw, even when the watcher
+            // has taken in a newer one since: the compare-and-set then fails, and only the
+            // merge policy goes on to merge.
+            None => seen.clone(),
         };
 
         // On the version the closure saw, its result is the value. On a newer one, replay
