@@ -384,6 +384,35 @@ async fn fail_policy_never_merges_a_version_taken_in_during_the_closure() {
     assert_eq!(stored, serde_json::from_str::<serde_json::Value>(foreign).unwrap());
 }
 
+#[derive(ZkShared, Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Gauge {
+    pub level: f64,
+}
+
+#[tokio::test]
+async fn a_float_that_encodes_as_null_is_never_written() {
+    init_tracing();
+    let server = ZkServer::start().await.unwrap();
+    let servers = server.connect_string();
+
+    let refused =
+        Shared::builder(&servers, unique_dir("nan-initial")).create_or_open(Gauge { level: f64::NAN }).await;
+    let Err(error @ Error::NotDecodable { .. }) = &refused else {
+        panic!("expected NotDecodable, got {refused:?}")
+    };
+    assert!(error.to_string().contains("keep floats finite"), "{error}");
+
+    let state = Shared::builder(&servers, unique_dir("nan-update"))
+        .create_or_open(Gauge { level: 0.5 })
+        .await
+        .unwrap();
+    let refused = state.update(|g| g.level = f64::INFINITY).await;
+    assert!(matches!(refused, Err(Error::NotDecodable { .. })), "{refused:?}");
+    assert_eq!(kazoo_get(&servers, state.payload_path()), r#"{"level":0.5}"#);
+    assert_eq!(state.read_consistent().await.unwrap().level, 0.5);
+    state.update(|g| g.level = 0.75).await.unwrap();
+}
+
 #[tokio::test]
 async fn close_ends_subscriptions() {
     init_tracing();

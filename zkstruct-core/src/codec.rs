@@ -5,11 +5,12 @@
 //! back, so an older instance's update never drops what another writer added.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::ZkShared;
+use crate::{Error, ZkShared};
 
 /// Top-level payload keys that the shared type does not read, with their raw JSON values.
 pub(crate) type UnknownFields = Vec<(String, Box<RawValue>)>;
@@ -45,6 +46,34 @@ pub(crate) fn encode<T: ZkShared>(value: &T, unknown: &UnknownFields) -> Result<
         needs_comma = true;
     }
     bytes.push(b'}');
+    Ok(bytes)
+}
+
+/// Encodes the shared type for `path` as [`encode`] does, and checks the result against the
+/// size limit and, when it holds a `null`, that it decodes as `T` again.
+///
+/// serde_json writes a NaN or infinite float as `null`, which a float does not decode from; the
+/// check keeps such a payload out of ZooKeeper. Values without a `null` skip the decode.
+pub(crate) fn encode_payload<T: ZkShared>(
+    path: &str,
+    value: &T,
+    unknown: &UnknownFields,
+    limit: usize,
+) -> Result<Vec<u8>, Error> {
+    let type_name = std::any::type_name::<T>();
+    let bytes = encode(value, unknown).map_err(|source| Error::Encode {
+        path: path.to_owned(),
+        type_name,
+        source: Arc::new(source),
+    })?;
+    if bytes.len() > limit {
+        return Err(Error::TooLarge { path: path.to_owned(), size: bytes.len(), limit });
+    }
+    if memchr::memmem::find(&bytes, b"null").is_some() {
+        if let Err(error) = serde_json::from_slice::<T>(&bytes) {
+            return Err(Error::NotDecodable { path: path.to_owned(), type_name, reason: error.to_string() });
+        }
+    }
     Ok(bytes)
 }
 

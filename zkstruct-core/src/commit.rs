@@ -7,7 +7,6 @@
 //! the first attempt was applied, the lock node is gone and the retry fails as a whole.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -282,20 +281,7 @@ async fn overwrite_locked<T: ZkShared>(
 
 /// Encodes a value with the payload's unknown keys, and checks the size limit.
 fn encode<T: ZkShared>(context: &Context<T>, value: &T, unknown: &UnknownFields) -> Result<Vec<u8>> {
-    let path = &context.paths.payload;
-    let bytes = codec::encode(value, unknown).map_err(|source| Error::Encode {
-        path: path.clone(),
-        type_name: std::any::type_name::<T>(),
-        source: Arc::new(source),
-    })?;
-    if bytes.len() > context.options.max_payload_bytes {
-        return Err(Error::TooLarge {
-            path: path.clone(),
-            size: bytes.len(),
-            limit: context.options.max_payload_bytes,
-        });
-    }
-    Ok(bytes)
+    codec::encode_payload(&context.paths.payload, value, unknown, context.options.max_payload_bytes)
 }
 
 fn invalid_payload<T>(context: &Context<impl ZkShared>, version: Version, error: &Error) -> Error {

@@ -224,6 +224,22 @@ pub enum Error {
         source: Arc<serde_json::Error>,
     },
 
+    /// The JSON a value encodes to does not decode as its type again, so no reader could take
+    /// it in; nothing was sent.
+    #[error(
+        "{type_name} encodes to JSON for {path} that does not decode as {type_name} again: {reason}; \
+         nothing was written. serde_json writes a NaN or infinite float as null, so keep floats \
+         finite or serialize them as strings"
+    )]
+    NotDecodable {
+        /// The payload path.
+        path: String,
+        /// The Rust type being encoded.
+        type_name: &'static str,
+        /// The decode error.
+        reason: String,
+    },
+
     /// The encoded payload exceeds the size limit; nothing was sent.
     #[error(
         "payload for {path} is {size} bytes, above the limit of {limit} bytes; shrink the struct, or \

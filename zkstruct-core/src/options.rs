@@ -290,7 +290,8 @@ impl<T: ZkShared> SharedBuilder<T> {
     ///
     /// Fails on an invalid dir path or option, when no session can be established within
     /// the session timeout, when an existing payload does not decode ([`Error::Decode`]),
-    /// and when `initial` encodes to more than the payload limit ([`Error::TooLarge`]).
+    /// when `initial` encodes to more than the payload limit ([`Error::TooLarge`]), and when it
+    /// encodes to JSON that does not decode again ([`Error::NotDecodable`]).
     pub async fn create_or_open(self, initial: T) -> Result<Shared<T>> {
         self.options.validate()?;
         Shared::open_with(self.servers, self.dir, self.options, Some(initial), Duration::ZERO).await

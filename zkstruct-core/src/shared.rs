@@ -304,8 +304,9 @@ impl<T: ZkShared> Shared<T> {
     ///   brought up to date before the error returns, so retrying is safe.
     /// - [`Error::Conflict`] when merging found the same part changed on both sides.
     /// - [`Error::LockTimeout`] when the lock was not acquired within the lock timeout.
-    /// - [`Error::TooLarge`] when the encoded value exceeds the payload limit; nothing is
-    ///   sent.
+    /// - [`Error::TooLarge`] when the encoded value exceeds the payload limit, and
+    ///   [`Error::NotDecodable`] when it encodes to JSON that does not decode again (a NaN
+    ///   float, say); nothing is sent.
     /// - [`Error::InvalidPayload`] when ZooKeeper holds a payload that does not decode.
     /// - [`Error::LockLost`], [`Error::OutcomeUnknown`] and [`Error::ZooKeeper`] when the
     ///   session or the connection failed during the write.
@@ -606,18 +607,7 @@ async fn create_payload<T: ZkShared>(
         return Ok(());
     }
 
-    let bytes = codec::encode(initial, &Vec::new()).map_err(|source| Error::Encode {
-        path: paths.payload.clone(),
-        type_name: std::any::type_name::<T>(),
-        source: Arc::new(source),
-    })?;
-    if bytes.len() > options.max_payload_bytes {
-        return Err(Error::TooLarge {
-            path: paths.payload.clone(),
-            size: bytes.len(),
-            limit: options.max_payload_bytes,
-        });
-    }
+    let bytes = codec::encode_payload(&paths.payload, initial, &Vec::new(), options.max_payload_bytes)?;
 
     let persistent = CreateMode::Persistent.with_acls(options.security.acl.acls());
     match client.mkdir(&paths.dir, &persistent).await {

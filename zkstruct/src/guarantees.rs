@@ -35,7 +35,8 @@
 //!   otherwise; the local copy then counts as stale until it is verified again.
 //! - When `update` returns `Ok`, `read` already returns the new version, and its changes
 //!   were already sent to subscribers.
-//! - Nothing is sent for a value above the payload limit ([`Error::TooLarge`]).
+//! - Nothing is sent for a value above the payload limit ([`Error::TooLarge`]) or one whose
+//!   JSON does not decode again, such as a NaN float ([`Error::NotDecodable`]).
 //!
 //! # Changes
 //!
@@ -77,6 +78,7 @@
 //! [`Error::LockLost`]: crate::Error::LockLost
 //! [`Error::OutcomeUnknown`]: crate::Error::OutcomeUnknown
 //! [`Error::TooLarge`]: crate::Error::TooLarge
+//! [`Error::NotDecodable`]: crate::Error::NotDecodable
 //! [`Error::PayloadMissing`]: crate::Error::PayloadMissing
 //! [`Error::Decode`]: crate::Error::Decode
 //! [`Error::InvalidPayload`]: crate::Error::InvalidPayload
