@@ -414,6 +414,71 @@ async fn a_float_that_encodes_as_null_is_never_written() {
 }
 
 #[tokio::test]
+async fn durations_past_the_limits_are_refused_not_overflowed() {
+    init_tracing();
+    let server = ZkServer::start().await.unwrap();
+    let servers = server.connect_string();
+    let dir = unique_dir("durations");
+    let builder = || Shared::<MonitorState>::builder(&servers, &dir);
+
+    let refused = builder().lock_timeout(Duration::MAX).create_or_open(seed()).await;
+    assert!(matches!(refused, Err(Error::InvalidOption { option: "lock_timeout", .. })), "{refused:?}");
+    let refused = builder().session_timeout(Duration::MAX).create_or_open(seed()).await;
+    assert!(matches!(refused, Err(Error::InvalidOption { option: "session_timeout", .. })), "{refused:?}");
+    let refused = builder().freshness_limit(Duration::MAX).create_or_open(seed()).await;
+    assert!(matches!(refused, Err(Error::InvalidOption { option: "freshness_limit", .. })), "{refused:?}");
+
+    // The longest accepted values work, and an open that may wait forever is fine.
+    let state = builder()
+        .lock_timeout(Duration::from_secs(86_400))
+        .freshness_limit(Duration::from_secs(365 * 86_400))
+        .create_or_open(seed())
+        .await
+        .unwrap();
+    state.update(|s| s.interval_ms = 5).await.unwrap();
+    let follower = builder().open(Duration::MAX).await.unwrap();
+    assert_eq!(follower.read().unwrap().interval_ms, 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_timeout_covers_the_wait_for_an_update_of_the_same_handle() {
+    init_tracing();
+    let server = ZkServer::start().await.unwrap();
+    let state = Shared::builder(server.connect_string(), unique_dir("handle-wait"))
+        .lock_timeout(Duration::from_millis(300))
+        .create_or_open(seed())
+        .await
+        .unwrap();
+
+    // The first update holds both locks until the second has given up.
+    let (entered_tx, entered_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let first = tokio::spawn({
+        let state = state.clone();
+        async move {
+            state
+                .update(move |s| {
+                    entered_tx.send(()).unwrap();
+                    release_rx.recv_timeout(EVENT_TIMEOUT).expect("the test releases the first update");
+                    s.interval_ms = 1;
+                })
+                .await
+        }
+    });
+    tokio::task::spawn_blocking(move || entered_rx.recv_timeout(EVENT_TIMEOUT)).await.unwrap().unwrap();
+
+    let second = state.update(|s| s.interval_ms = 2).await;
+    let Err(error @ Error::LockTimeout { holder, .. }) = &second else {
+        panic!("expected LockTimeout, got {second:?}")
+    };
+    assert_eq!(holder, "another update of this handle", "{error}");
+
+    release_tx.send(()).unwrap();
+    first.await.unwrap().unwrap();
+    assert_eq!(state.read_consistent().await.unwrap().interval_ms, 1);
+}
+
+#[tokio::test]
 async fn close_ends_subscriptions() {
     init_tracing();
     let server = ZkServer::start().await.unwrap();

@@ -80,18 +80,9 @@ where
     T: ZkShared,
     F: FnOnce(&mut T),
 {
-    let _writer = context.writer.lock().await;
-    let client = context.session.current().client;
-    let dir = &context.paths.dir;
     let waiting = std::time::Instant::now();
-    let acquired = lock::acquire(
-        &client,
-        &context.paths.lock,
-        &context.paths.payload,
-        context.options.lock_timeout,
-        context.options.security.acl.acls(),
-    )
-    .await?;
+    let (_writer, client, acquired) = lock_both(context).await?;
+    let dir = &context.paths.dir;
     metrics::lock_waited(dir, waiting.elapsed());
     let _held = metrics::HoldTimer::start(dir);
     let mut node = acquired.node;
@@ -107,20 +98,31 @@ where
 
 /// Replaces a payload that does not decode with `value`, under both locks.
 pub(crate) async fn overwrite_invalid<T: ZkShared>(context: &Context<T>, value: T) -> Result<ChangeSet<T>> {
-    let _writer = context.writer.lock().await;
-    let client = context.session.current().client;
-    let acquired = lock::acquire(
-        &client,
-        &context.paths.lock,
-        &context.paths.payload,
-        context.options.lock_timeout,
-        context.options.security.acl.acls(),
-    )
-    .await?;
+    let (_writer, client, acquired) = lock_both(context).await?;
     let mut node = acquired.node;
     let result = overwrite_locked(context, &client, &mut node, acquired.payload, value).await;
     release(&client, &mut node).await;
     result
+}
+
+/// Takes the in-process writer lock, then the ZooKeeper lock, within one lock timeout.
+async fn lock_both<T: ZkShared>(
+    context: &Context<T>,
+) -> Result<(tokio::sync::MutexGuard<'_, ()>, Client, lock::Acquired)> {
+    let timeout = context.options.lock_timeout;
+    let deadline = crate::deadline_after(timeout);
+    let Ok(writer) = tokio::time::timeout_at(deadline, context.writer.lock()).await else {
+        return Err(Error::LockTimeout {
+            path: context.paths.lock.clone(),
+            timeout,
+            holder: "another update of this handle".to_owned(),
+        });
+    };
+    let client = context.session.current().client;
+    let acls = context.options.security.acl.acls();
+    let acquired =
+        lock::acquire(&client, &context.paths.lock, &context.paths.payload, deadline, timeout, acls).await?;
+    Ok((writer, client, acquired))
 }
 
 type Read = std::result::Result<(Vec<u8>, zookeeper_client::Stat), ZkError>;

@@ -38,6 +38,13 @@ pub use crate::security::AclPolicy;
 pub use crate::security::TlsConfig;
 pub use crate::session::ConnectionState;
 
+/// Returns the instant `wait` from now, or one far enough ahead to never come when `wait`
+/// runs past what the clock can hold.
+pub(crate) fn deadline_after(wait: std::time::Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(wait).unwrap_or_else(|| now + std::time::Duration::from_secs(100 * 365 * 86_400))
+}
+
 /// The payload codec, for fuzzing. Not public API: it may change in any release.
 #[doc(hidden)]
 pub mod __fuzz {

@@ -132,27 +132,37 @@ fn sort_key(child: &str) -> &str {
 /// Acquires the lock under `lock_dir`, reading the stat of `payload_path` in the same round
 /// trip.
 ///
-/// Fails with [`Error::LockTimeout`] once `timeout` has passed. The lock node is deleted
-/// on every error and on cancellation.
+/// Fails with [`Error::LockTimeout`] at `deadline`, which ends the configured `timeout`, even
+/// while a request is in flight. The lock node is deleted on every error and on cancellation.
 pub(crate) async fn acquire(
     client: &Client,
     lock_dir: &str,
     payload_path: &str,
+    deadline: Instant,
     timeout: Duration,
     acls: Acls<'_>,
 ) -> Result<Acquired> {
     let span = tracing::debug_span!("lock", dir = %lock_dir, session = %client.session_id());
-    acquire_inner(client, lock_dir, payload_path, timeout, acls).instrument(span).await
+    let acquiring = acquire_inner(client, lock_dir, payload_path, deadline, timeout, acls).instrument(span);
+    match tokio::time::timeout_at(deadline, acquiring).await {
+        Ok(result) => result,
+        // Dropping the attempt dropped its node, which deletes it in the background.
+        Err(_elapsed) => Err(Error::LockTimeout {
+            path: lock_dir.to_owned(),
+            timeout,
+            holder: "unknown (ZooKeeper had not replied)".to_owned(),
+        }),
+    }
 }
 
 async fn acquire_inner(
     client: &Client,
     lock_dir: &str,
     payload_path: &str,
+    deadline: Instant,
     timeout: Duration,
     acls: Acls<'_>,
 ) -> Result<Acquired> {
-    let deadline = Instant::now() + timeout;
     let mut node = LockNode::new(client.clone(), lock_dir);
     let prefix = format!("{lock_dir}/{}{LOCK_NAME}", node.protection);
     let create_options = CreateMode::EphemeralSequential.with_acls(acls);

@@ -29,6 +29,12 @@ pub const DEFAULT_EVENT_CAPACITY: usize = 1024;
 pub(crate) const LARGE_WRITE_BYTES: usize = DEFAULT_MAX_PAYLOAD_BYTES;
 /// Largest accepted event capacity: the event buffer is allocated up front.
 const MAX_EVENT_CAPACITY: usize = 1 << 20;
+/// The longest lock timeout; longer ones are refused rather than overflow a deadline.
+const MAX_LOCK_TIMEOUT: Duration = Duration::from_secs(86_400);
+/// The longest session timeout asked for; the server caps it further.
+const MAX_SESSION_TIMEOUT: Duration = Duration::from_secs(86_400);
+/// The longest freshness limit.
+const MAX_FRESHNESS_LIMIT: Duration = Duration::from_secs(365 * 86_400);
 
 /// What an update does when ZooKeeper holds a newer version than the local copy it was
 /// computed on.
@@ -83,11 +89,11 @@ impl Default for Options {
 impl Options {
     fn validate(&self) -> Result<()> {
         let invalid = |option, reason| Err(Error::InvalidOption { option, reason });
-        if self.lock_timeout.is_zero() {
-            return invalid("lock_timeout", "must be greater than zero");
+        if self.lock_timeout.is_zero() || self.lock_timeout > MAX_LOCK_TIMEOUT {
+            return invalid("lock_timeout", "must be greater than zero and at most 1 day");
         }
-        if self.session_timeout < Duration::from_millis(100) {
-            return invalid("session_timeout", "must be at least 100 ms");
+        if self.session_timeout < Duration::from_millis(100) || self.session_timeout > MAX_SESSION_TIMEOUT {
+            return invalid("session_timeout", "must be between 100 ms and 1 day");
         }
         if self.max_payload_bytes == 0 {
             return invalid("max_payload_bytes", "must be greater than zero");
@@ -98,8 +104,8 @@ impl Options {
         if self.metadata_error.is_some() {
             return invalid("instance_metadata", "it cannot be encoded as JSON");
         }
-        if self.freshness_limit < Duration::from_millis(100) {
-            return invalid("freshness_limit", "must be at least 100 ms");
+        if self.freshness_limit < Duration::from_millis(100) || self.freshness_limit > MAX_FRESHNESS_LIMIT {
+            return invalid("freshness_limit", "must be between 100 ms and 365 days");
         }
         self.security.validate()
     }
@@ -155,16 +161,17 @@ impl<T: ZkShared> SharedBuilder<T> {
 
     /// Sets how long the local copy may go unverified before [`Shared::read`] fails.
     ///
-    /// Defaults to 30 s; at least 100 ms. The handle confirms the copy with a cheap
+    /// Defaults to 30 s; between 100 ms and 365 days. The handle confirms the copy with a cheap
     /// request every quarter of the limit.
     pub fn freshness_limit(mut self, limit: Duration) -> Self {
         self.options.freshness_limit = limit;
         self
     }
 
-    /// Sets how long an update waits for the write lock before it fails.
+    /// Sets how long an update waits for the write lock before it fails: the wait for an
+    /// update of the same handle and the wait in ZooKeeper count together.
     ///
-    /// Defaults to 10 s.
+    /// Defaults to 10 s; at most 1 day.
     pub fn lock_timeout(mut self, timeout: Duration) -> Self {
         self.options.lock_timeout = timeout;
         self
@@ -173,7 +180,7 @@ impl<T: ZkShared> SharedBuilder<T> {
     /// Sets the session timeout to request from the server, which clamps it to its own
     /// `minSessionTimeout` and `maxSessionTimeout`.
     ///
-    /// Defaults to 10 s. The connection counts as lost after 2/5 of the negotiated timeout
+    /// Defaults to 10 s; between 100 ms and 1 day. The connection counts as lost after 2/5 of the negotiated timeout
     /// without a response.
     pub fn session_timeout(mut self, timeout: Duration) -> Self {
         self.options.session_timeout = timeout;

@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use zookeeper_client::{AddWatchMode, Client, CreateMode, Error as ZkError};
@@ -634,7 +633,7 @@ async fn create_payload<T: ZkShared>(
 
 /// Waits until the payload exists.
 async fn wait_for_payload(client: &Client, paths: &Paths, wait: Duration) -> Result<()> {
-    let deadline = Instant::now() + wait;
+    let deadline = crate::deadline_after(wait);
     loop {
         let (stat, watcher) = client
             .check_and_watch_stat(&paths.payload)
