@@ -99,3 +99,16 @@ async fn unencodable_metadata_is_rejected() {
         "{result:?}"
     );
 }
+
+#[tokio::test]
+async fn metadata_larger_than_the_payload_limit_is_rejected() {
+    let result = Shared::builder("127.0.0.1:1", "/app")
+        .max_payload_bytes(64)
+        .instance_metadata("x".repeat(100))
+        .create_or_open(Config { enabled: true })
+        .await;
+    assert!(
+        matches!(result, Err(zkstruct::Error::InvalidOption { option: "instance_metadata", .. })),
+        "{result:?}"
+    );
+}

@@ -278,7 +278,7 @@ async fn sasl_digest_authenticates_sessions() {
         .create_or_open(seed())
         .await;
     let Err(error) = wrong else { panic!("a wrong SASL password was accepted") };
-    assert!(matches!(error, Error::Connect { .. }), "{error:?}");
+    assert!(matches!(error, Error::AuthFailed { .. }), "{error:?}");
     assert!(!error.to_string().contains("guess"));
 }
 

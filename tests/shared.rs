@@ -479,6 +479,32 @@ async fn lock_timeout_covers_the_wait_for_an_update_of_the_same_handle() {
 }
 
 #[tokio::test]
+async fn a_persistent_node_in_a_listeners_place_is_reported_and_left_alone() {
+    init_tracing();
+    let server = ZkServer::start().await.unwrap();
+    let servers = server.connect_string();
+    let dir = unique_dir("squatter");
+    let state = Shared::builder(&servers, &dir).instance_id("agent-1").create_or_open(seed()).await.unwrap();
+    let listener = format!("{dir}/listeners/agent-1");
+
+    // Another client swaps the listener node for a persistent one of its own.
+    kazoo(
+        &servers,
+        &format!(
+            "t = zk.transaction()\nt.delete({listener:?})\nt.create({listener:?}, b'squatter')\nt.commit()"
+        ),
+    );
+    state.close().await.unwrap();
+    assert_eq!(kazoo_get(&servers, &listener), "squatter", "close deleted a node it does not own");
+
+    let refused = Shared::builder(&servers, &dir).instance_id("agent-1").create_or_open(seed()).await;
+    let Err(error @ Error::InstanceIdInUse { owner: 0, .. }) = &refused else {
+        panic!("expected InstanceIdInUse, got {refused:?}")
+    };
+    assert!(error.to_string().contains("persistent node"), "{error}");
+}
+
+#[tokio::test]
 async fn close_ends_subscriptions() {
     init_tracing();
     let server = ZkServer::start().await.unwrap();

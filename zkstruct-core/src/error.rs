@@ -31,16 +31,14 @@ pub enum Error {
         reason: String,
     },
 
-    /// Another live session owns the listener node of this instance id.
-    #[error(
-        "instance id in use: {path} belongs to live session {owner}; choose another id, or wait up \
-         to the session timeout for the old session to end"
-    )]
+    /// Another session owns the listener node of this instance id, or a persistent node
+    /// (owner 0) stands in its place.
+    #[error("instance id in use: {path} {}", in_use_advice(*owner))]
     InstanceIdInUse {
         /// The listener node.
         path: String,
-        /// The session that owns it, in hex.
-        owner: String,
+        /// The session that owns the node, or 0 when the node is persistent.
+        owner: i64,
     },
 
     /// An option value outside its valid range.
@@ -97,6 +95,16 @@ pub enum Error {
         /// The client's error.
         #[source]
         source: zookeeper_client::Error,
+    },
+
+    /// The ensemble rejected the session's credentials and closed it.
+    #[error(
+        "ZooKeeper at {servers} rejected the credentials and closed the session; check the user \
+         and password, and that the servers' authProvider and JAAS settings accept them"
+    )]
+    AuthFailed {
+        /// The connect string.
+        servers: String,
     },
 
     /// A ZooKeeper request failed.
@@ -366,3 +374,17 @@ impl Error {
 
 /// Convenience alias for results of zkstruct operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Says who holds a listener node and what to do about it.
+fn in_use_advice(owner: i64) -> String {
+    if owner == 0 {
+        "is a persistent node that no session owns, so it never goes away by itself; delete it, \
+         or choose another instance id"
+            .to_owned()
+    } else {
+        format!(
+            "belongs to live session {owner:#x}; choose another id, or wait up to the session timeout \
+             for the old session to end"
+        )
+    }
+}

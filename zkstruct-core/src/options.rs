@@ -104,6 +104,9 @@ impl Options {
         if self.metadata_error.is_some() {
             return invalid("instance_metadata", "it cannot be encoded as JSON");
         }
+        if self.instance_metadata.len() > self.max_payload_bytes {
+            return invalid("instance_metadata", "its JSON is larger than max_payload_bytes");
+        }
         if self.freshness_limit < Duration::from_millis(100) || self.freshness_limit > MAX_FRESHNESS_LIMIT {
             return invalid("freshness_limit", "must be between 100 ms and 365 days");
         }
@@ -199,7 +202,8 @@ impl<T: ZkShared> SharedBuilder<T> {
     /// Sets the metadata this instance writes into its listener node, as JSON, such as its
     /// host name and process id. Other instances read it with `Shared::members`.
     ///
-    /// Defaults to none: the listener node is empty.
+    /// Defaults to none: the listener node is empty. The JSON may be at most
+    /// [`max_payload_bytes`](Self::max_payload_bytes) long.
     pub fn instance_metadata(mut self, metadata: impl serde::Serialize) -> Self {
         match serde_json::to_vec(&metadata) {
             Ok(bytes) => self.options.instance_metadata = bytes,
@@ -258,7 +262,7 @@ impl<T: ZkShared> SharedBuilder<T> {
     /// ZooKeeper's `SASLAuthenticationProvider` with a `DigestLoginModule`.
     ///
     /// Wrong credentials end the session with [`ConnectionState::AuthFailed`] and fail
-    /// the open with [`Error::Connect`].
+    /// the open with [`Error::AuthFailed`].
     ///
     /// [`ConnectionState::AuthFailed`]: crate::ConnectionState::AuthFailed
     #[cfg(feature = "sasl")]

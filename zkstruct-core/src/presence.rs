@@ -19,39 +19,55 @@ use crate::options::Options;
 use crate::paths::Paths;
 use crate::session::{is_connected, Session};
 
-/// Creates this instance's listener node on the client's session, with its metadata.
+/// Creates this instance's listener node on the client's session, with its metadata, and
+/// `/<dir>/listeners` when that is missing.
 ///
 /// The node is ephemeral, so the server deletes it when the session ends. A node with this
 /// id that belongs to this session (a retry after a connection loss) is kept. One that
-/// belongs to another live session fails with [`Error::InstanceIdInUse`].
+/// belongs to another session, or a persistent one, fails with [`Error::InstanceIdInUse`].
 pub(crate) async fn register(client: &Client, paths: &Paths, options: &Options) -> Result<()> {
     let acls = options.security.acl.acls();
-    let persistent = CreateMode::Persistent.with_acls(acls);
-    match client.create(&paths.listeners, &[], &persistent).await {
-        Ok(_) | Err(ZkError::NodeExists) => {}
-        Err(error) => return Err(Error::zookeeper("create", &paths.listeners, error)),
-    }
-
     let ephemeral = CreateMode::Ephemeral.with_acls(acls);
-    match client.create(&paths.listener, &options.instance_metadata, &ephemeral).await {
-        Ok(_) => Ok(()),
-        Err(ZkError::NodeExists) => match client.check_stat(&paths.listener).await {
-            Ok(Some(stat)) if stat.ephemeral_owner == client.session_id().0 => Ok(()),
-            Ok(Some(stat)) => Err(Error::InstanceIdInUse {
-                path: paths.listener.clone(),
-                owner: format!("{:#x}", stat.ephemeral_owner),
-            }),
-            // Deleted between the two requests: its session just ended, so try again.
-            Ok(None) => Box::pin(register(client, paths, options)).await,
-            Err(error) => Err(Error::zookeeper("exists", &paths.listener, error)),
-        },
-        Err(error) => Err(Error::zookeeper("create", &paths.listener, error)),
+    loop {
+        match client.create(&paths.listener, &options.instance_metadata, &ephemeral).await {
+            Ok(_) => return Ok(()),
+            Err(ZkError::NoNode) => {
+                let persistent = CreateMode::Persistent.with_acls(acls);
+                match client.create(&paths.listeners, &[], &persistent).await {
+                    Ok(_) | Err(ZkError::NodeExists) => continue,
+                    Err(error) => return Err(Error::zookeeper("create", &paths.listeners, error)),
+                }
+            }
+            Err(ZkError::NodeExists) => match client.check_stat(&paths.listener).await {
+                Ok(Some(stat)) if stat.ephemeral_owner == client.session_id().0 => return Ok(()),
+                Ok(Some(stat)) => {
+                    return Err(Error::InstanceIdInUse {
+                        path: paths.listener.clone(),
+                        owner: stat.ephemeral_owner,
+                    })
+                }
+                // Deleted between the two requests: its session just ended, so try again.
+                Ok(None) => continue,
+                Err(error) => return Err(Error::zookeeper("exists", &paths.listener, error)),
+            },
+            Err(error) => return Err(Error::zookeeper("create", &paths.listener, error)),
+        }
     }
 }
 
-/// Deletes this instance's listener node.
+/// Deletes this instance's listener node, if this session still owns it: after a session
+/// expiry, another instance may have taken the same id.
 pub(crate) async fn unregister(client: &Client, paths: &Paths) -> Result<()> {
-    match client.delete(&paths.listener, None).await {
+    let stat = match client.check_stat(&paths.listener).await {
+        Ok(Some(stat)) => stat,
+        Ok(None) => return Ok(()),
+        Err(error) => return Err(Error::zookeeper("exists", &paths.listener, error)),
+    };
+    if stat.ephemeral_owner != client.session_id().0 {
+        tracing::debug!(path = %paths.listener, owner = stat.ephemeral_owner, "listener node belongs to another session; leaving it");
+        return Ok(());
+    }
+    match client.delete(&paths.listener, Some(stat.version)).await {
         Ok(()) | Err(ZkError::NoNode) => Ok(()),
         Err(error) => Err(Error::zookeeper("delete", &paths.listener, error)),
     }

@@ -187,7 +187,10 @@ async fn connect_client_inner(config: &SessionConfig) -> Result<Client> {
         #[cfg(not(feature = "tls"))]
         connector.connect(&config.servers).await
     };
-    connected.map_err(|source| Error::Connect { servers: config.servers.clone(), source })
+    connected.map_err(|source| match source {
+        zookeeper_client::Error::AuthFailed => Error::AuthFailed { servers: config.servers.clone() },
+        source => Error::Connect { servers: config.servers.clone(), source },
+    })
 }
 
 /// Follows the session state; after expiry, opens new sessions until one succeeds.
