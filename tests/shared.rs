@@ -665,7 +665,7 @@ async fn lock_timeout_leaves_no_lock_node() {
 
 #[tokio::test]
 async fn invalid_dir_fails_before_connecting() {
-    for dir in ["relative", "/trailing/", "/a//b", "/a/../b", "/"] {
+    for dir in ["relative", "/trailing/", "/a//b", "/a/../b", "/", "/app/payload", "/app/lock/x"] {
         // Nothing listens on port 1, so an attempt to connect would fail differently.
         let result = Shared::builder("127.0.0.1:1", dir).create_or_open(seed()).await;
         match result {
@@ -673,6 +673,8 @@ async fn invalid_dir_fails_before_connecting() {
             other => panic!("{dir:?}: expected InvalidPath, got {other:?}"),
         }
     }
+    let result = Shared::builder("127.0.0.1:1/zookeeper/app", "/state").create_or_open(seed()).await;
+    assert!(matches!(result, Err(Error::InvalidServers { .. })), "{result:?}");
 }
 
 #[derive(ZkShared, Serialize, Deserialize, Clone, Debug, PartialEq)]

@@ -31,6 +31,10 @@ impl Paths {
     }
 }
 
+/// The names of the nodes a shared value keeps under its dir. No dir may pass through them,
+/// or its nodes would land inside another shared value's payload, lock or listeners.
+const RESERVED_NAMES: [&str; 3] = ["payload", "lock", "listeners"];
+
 /// Checks a dir path against ZooKeeper's path rules, before any request is sent.
 pub(crate) fn validate_dir(dir: &str) -> Result<()> {
     let invalid = |reason: &str| Err(Error::InvalidPath { path: dir.to_owned(), reason: reason.to_owned() });
@@ -43,12 +47,21 @@ pub(crate) fn validate_dir(dir: &str) -> Result<()> {
     if dir.ends_with('/') {
         return invalid("it must not end with '/'");
     }
-    for segment in dir[1..].split('/') {
+    for (index, segment) in dir[1..].split('/').enumerate() {
         if segment.is_empty() {
             return invalid("it contains an empty segment");
         }
         if let Err(reason) = check_name(segment) {
             return Err(Error::InvalidPath { path: dir.to_owned(), reason });
+        }
+        if index > 0 && RESERVED_NAMES.contains(&segment) {
+            return Err(Error::InvalidPath {
+                path: dir.to_owned(),
+                reason: format!(
+                    "'{segment}' names a node of the shared value its parent may hold, where other \
+                     nodes would disturb it; choose another name"
+                ),
+            });
         }
     }
     if dir == "/zookeeper" || dir.starts_with("/zookeeper/") {
@@ -94,7 +107,7 @@ mod tests {
 
     #[test]
     fn valid_dirs_pass() {
-        for dir in ["/a", "/zkstruct/process-monitor", "/a.b/c..d/é", "/zookeeperish"] {
+        for dir in ["/a", "/zkstruct/process-monitor", "/a.b/c..d/é", "/zookeeperish", "/lock", "/a/locks"] {
             assert!(validate_dir(dir).is_ok(), "{dir}");
         }
     }
@@ -104,7 +117,8 @@ mod tests {
         let rejected =
             ["", "a/b", "/", "/a/", "//a", "/a//b", "/a/./b", "/a/..", "/a\n", "/zookeeper/x", "/a\u{f8ff}"];
         let characters = ["/a\u{e000}b", "/a\u{1f600}b", "/a\u{fff0}", "/\u{9f}"];
-        for dir in rejected.into_iter().chain(characters) {
+        let reserved = ["/a/payload", "/a/lock", "/a/listeners/b", "/a/b/lock/c"];
+        for dir in rejected.into_iter().chain(characters).chain(reserved) {
             match validate_dir(dir) {
                 Err(Error::InvalidPath { path, .. }) => assert_eq!(path, dir),
                 other => panic!("{dir:?} gave {other:?}"),

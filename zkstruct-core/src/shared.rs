@@ -113,6 +113,11 @@ impl<T: ZkShared> Shared<T> {
     /// Starts building a handle on the value under `dir`, on the ensemble given by the
     /// connect string `servers` (such as `"10.0.0.1:2181,10.0.0.2:2181"`, optionally with a
     /// chroot suffix like `"/apps"`).
+    ///
+    /// `dir` is an absolute ZooKeeper path, outside `/zookeeper`, none of whose segments
+    /// after the first is `payload`, `lock` or `listeners`: those name the nodes a shared
+    /// value keeps under its dir. Opening fails with [`Error::InvalidPath`] otherwise, and
+    /// with [`Error::InvalidServers`] for a chroot under `/zookeeper`, before connecting.
     pub fn builder(servers: impl Into<String>, dir: impl Into<String>) -> SharedBuilder<T> {
         SharedBuilder::new(servers.into(), dir.into())
     }
@@ -586,6 +591,12 @@ fn validate_servers(servers: &str) -> Result<()> {
     }
     if servers.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return invalid("it contains whitespace or control characters");
+    }
+    if let Some(at) = servers.find('/') {
+        let chroot = &servers[at..];
+        if chroot == "/zookeeper" || chroot.starts_with("/zookeeper/") {
+            return invalid("its chroot is under /zookeeper, which the server reserves");
+        }
     }
     Ok(())
 }
