@@ -72,3 +72,18 @@ async fn blocking_call_inside_runtime_fails() {
         .create_or_open_blocking(Settings { level: 1, name: "a".into() });
     assert!(matches!(result, Err(Error::BlockingInAsyncContext)), "{result:?}");
 }
+
+#[test]
+fn subscription_outliving_its_handle_drops_inside_a_runtime() {
+    init_tracing();
+    let (runtime, server) = start_server();
+    let state = Shared::builder(server.connect_string(), unique_dir("blocking-drop"))
+        .create_or_open_blocking(Settings { level: 1, name: "a".into() })
+        .unwrap();
+    let subscription = state.subscribe();
+    drop(state);
+
+    // The subscription now holds the handle's runtime alone; dropping it inside another
+    // runtime stops that runtime without blocking.
+    runtime.block_on(async move { drop(subscription) });
+}

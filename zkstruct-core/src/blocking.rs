@@ -34,7 +34,14 @@
 //! ```
 //!
 //! Calls must not be made from inside an async runtime, where blocking would stall it;
-//! they fail there with [`Error::BlockingInAsyncContext`].
+//! they fail there with [`Error::BlockingInAsyncContext`]. That includes handlers given to
+//! [`Shared::on_change`], which run on the handle's runtime thread: hand work that blocks
+//! to another thread, or use the async handle from [`Shared::as_async`] there.
+//!
+//! The derive's field getters do not block: call them on [`Shared::as_async`]. Its field
+//! setters, field subscriptions, presence events and connection-state streams are async;
+//! in blocking code, set a field with [`Shared::update`] and filter the events of
+//! [`Shared::subscribe`].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -113,26 +120,42 @@ pub struct Shared<T: ZkShared> {
 
 struct Inner<T: ZkShared> {
     shared: crate::Shared<T>,
-    /// Taken in `drop`, to shut the runtime down after the handle closed.
-    runtime: Option<Arc<Runtime>>,
+    runtime: Arc<OwnedRuntime>,
 }
 
 impl<T: ZkShared> Inner<T> {
-    fn runtime(&self) -> &Arc<Runtime> {
-        self.runtime.as_ref().expect("the runtime lives until the handle is dropped")
+    fn runtime(&self) -> &Runtime {
+        self.runtime.get()
     }
 }
 
 impl<T: ZkShared> Drop for Inner<T> {
     fn drop(&mut self) {
-        let Some(runtime) = self.runtime.take() else { return };
         if check_context().is_ok() {
             // A timer must be created inside the runtime.
-            let _ = runtime
+            let _ = self
+                .runtime()
                 .block_on(async { tokio::time::timeout(CLOSE_ON_DROP_TIMEOUT, self.shared.close()).await });
         }
-        // Subscriptions may still hold the runtime; the last one stops it.
-        if let Ok(runtime) = Arc::try_unwrap(runtime) {
+    }
+}
+
+/// The runtime of a blocking handle, shared by the handle and its subscriptions.
+///
+/// Whichever drops last stops it without waiting, so a drop inside an async context (a
+/// subscription dropped in a handler, say) does not panic as dropping a `Runtime` there
+/// would.
+struct OwnedRuntime(Option<Runtime>);
+
+impl OwnedRuntime {
+    fn get(&self) -> &Runtime {
+        self.0.as_ref().expect("the runtime is taken only in drop")
+    }
+}
+
+impl Drop for OwnedRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
             runtime.shutdown_background();
         }
     }
@@ -152,7 +175,7 @@ impl<T: ZkShared> fmt::Debug for Shared<T> {
 
 impl<T: ZkShared> Shared<T> {
     fn new(shared: crate::Shared<T>, runtime: Runtime) -> Self {
-        let inner = Inner { shared, runtime: Some(Arc::new(runtime)) };
+        let inner = Inner { shared, runtime: Arc::new(OwnedRuntime(Some(runtime))) };
         Shared { inner: Arc::new(inner) }
     }
 
@@ -216,7 +239,7 @@ impl<T: ZkShared> Shared<T> {
     /// The subscription is an iterator that blocks for each event and ends when the handle
     /// closes.
     pub fn subscribe(&self) -> Subscription<T> {
-        Subscription { inner: self.inner.shared.subscribe(), runtime: Arc::clone(self.inner.runtime()) }
+        Subscription { inner: self.inner.shared.subscribe(), runtime: Arc::clone(&self.inner.runtime) }
     }
 
     /// Runs `handler` on this handle's runtime thread for every event from now on, in
@@ -275,7 +298,7 @@ impl<T: ZkShared> Shared<T> {
 /// The events of a blocking handle; an iterator that blocks for each one.
 pub struct Subscription<T: ZkShared> {
     inner: crate::Subscription<T>,
-    runtime: Arc<Runtime>,
+    runtime: Arc<OwnedRuntime>,
 }
 
 impl<T: ZkShared> Subscription<T> {
@@ -286,7 +309,7 @@ impl<T: ZkShared> Subscription<T> {
     /// Panics when called inside an async runtime.
     pub fn recv(&mut self) -> Option<Event<T>> {
         check_context().expect("a blocking subscription was read inside an async runtime");
-        self.runtime.block_on(self.inner.recv())
+        self.runtime.get().block_on(self.inner.recv())
     }
 
     /// Blocks until the next event or until `timeout` passes; returns `Ok(None)` once the
@@ -300,6 +323,7 @@ impl<T: ZkShared> Subscription<T> {
         check_context()?;
         let inner = &mut self.inner;
         self.runtime
+            .get()
             .block_on(async { tokio::time::timeout(timeout, inner.recv()).await })
             .map_err(|_| Error::RecvTimeout { timeout })
     }
