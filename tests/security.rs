@@ -233,6 +233,22 @@ async fn tls_wrong_ca_fails_clearly() {
 }
 
 #[tokio::test]
+async fn tls_to_a_plaintext_port_fails_clearly() {
+    init_tracing();
+    let server = ZkServer::start().await.unwrap();
+    let certificates = TestCertificates::generate().unwrap();
+
+    let result = Shared::builder(server.connect_string(), unique_dir("tls-plain"))
+        .tls(TlsConfig::new(certificates.ca_pem()))
+        .session_timeout(Duration::from_secs(2))
+        .create_or_open(seed())
+        .await;
+    let Err(error) = result else { panic!("TLS to a plaintext port succeeded") };
+    assert!(matches!(error, Error::Tls { .. }), "{error:?}");
+    assert!(error.to_string().contains("secureClientPort"), "{error}");
+}
+
+#[tokio::test]
 async fn tls_client_certificate_when_required() {
     init_tracing();
     let certificates = TestCertificates::generate().unwrap();
@@ -244,7 +260,8 @@ async fn tls_client_certificate_when_required() {
         .session_timeout(Duration::from_secs(2))
         .create_or_open(seed())
         .await;
-    assert!(anonymous.is_err(), "a client without a certificate was accepted");
+    let Err(error) = anonymous else { panic!("a client without a certificate was accepted") };
+    assert!(error.to_string().contains("with_client_identity"), "{error}");
 
     let identified = Shared::builder(server.connect_string(), &dir)
         .tls(

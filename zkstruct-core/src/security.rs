@@ -188,6 +188,9 @@ fn probe_tls_blocking(servers: &str, config: &TlsConfig) -> Option<Error> {
     let client_config = Arc::new(client_config);
 
     let timeout = Duration::from_secs(3);
+    // A server that closes the connection during the handshake is no proof by itself, but
+    // when no server completes one, it is the likeliest cause.
+    let mut closed = None;
     for (host, port) in tls_endpoints(servers) {
         let Ok(server_name) = rustls::pki_types::ServerName::try_from(host.clone()) else { continue };
         let Ok(addresses) = (host.as_str(), port).to_socket_addrs() else { continue };
@@ -201,9 +204,34 @@ fn probe_tls_blocking(servers: &str, config: &TlsConfig) -> Option<Error> {
                 match connection.complete_io(&mut stream) {
                     Ok(_) => {}
                     Err(error) if error.kind() == ErrorKind::InvalidData => {
+                        let text = error.to_string();
+                        let hint = if text.contains("BadCertificate") || text.contains("CertificateRequired")
+                        {
+                            "; the server did not accept this client: give it a certificate the server \
+                             trusts with TlsConfig::with_client_identity"
+                        } else if text.contains("invalid peer certificate") {
+                            "; check that the CA given to TlsConfig::new signed the server's certificate"
+                        } else {
+                            ""
+                        };
                         return Some(Error::Tls {
-                            reason: format!("handshake with {address} failed: {error}"),
+                            reason: format!("handshake with {address} failed: {text}{hint}"),
                         });
+                    }
+                    Err(error)
+                        if matches!(
+                            error.kind(),
+                            ErrorKind::UnexpectedEof
+                                | ErrorKind::ConnectionReset
+                                | ErrorKind::ConnectionAborted
+                        ) =>
+                    {
+                        closed = Some(format!(
+                            "{address} closed the connection during the TLS handshake ({error}): the port \
+                             may serve plaintext only (use the server's secureClientPort), or the server \
+                             requires a client certificate"
+                        ));
+                        break;
                     }
                     Err(_) => break,
                 }
@@ -213,7 +241,7 @@ fn probe_tls_blocking(servers: &str, config: &TlsConfig) -> Option<Error> {
             }
         }
     }
-    None
+    closed.map(|reason| Error::Tls { reason })
 }
 
 /// Lists the `(host, port)` pairs of a connect string that use TLS: every server not
