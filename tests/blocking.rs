@@ -74,7 +74,7 @@ async fn blocking_call_inside_runtime_fails() {
 }
 
 #[test]
-fn subscription_outliving_its_handle_drops_inside_a_runtime() {
+fn subscription_drops_inside_runtime() {
     init_tracing();
     let (runtime, server) = start_server();
     let state = Shared::builder(server.connect_string(), unique_dir("blocking-drop"))

@@ -101,7 +101,7 @@ async fn unencodable_metadata_is_rejected() {
 }
 
 #[tokio::test]
-async fn metadata_larger_than_the_payload_limit_is_rejected() {
+async fn oversized_metadata_is_rejected() {
     let result = Shared::builder("127.0.0.1:1", "/app")
         .max_payload_bytes(64)
         .instance_metadata("x".repeat(100))

@@ -233,7 +233,7 @@ async fn tls_wrong_ca_fails_clearly() {
 }
 
 #[tokio::test]
-async fn tls_to_a_plaintext_port_fails_clearly() {
+async fn tls_to_plaintext_port_fails() {
     init_tracing();
     let server = ZkServer::start().await.unwrap();
     let certificates = TestCertificates::generate().unwrap();

@@ -357,7 +357,7 @@ async fn merge_policy_replays_changes_on_a_newer_version() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fail_policy_never_merges_a_version_taken_in_during_the_closure() {
+async fn fail_policy_never_merges() {
     init_tracing();
     let server = ZkServer::start().await.unwrap();
     let servers = server.connect_string();
@@ -390,7 +390,7 @@ pub struct Gauge {
 }
 
 #[tokio::test]
-async fn a_float_that_encodes_as_null_is_never_written() {
+async fn nan_float_is_never_written() {
     init_tracing();
     let server = ZkServer::start().await.unwrap();
     let servers = server.connect_string();
@@ -414,7 +414,7 @@ async fn a_float_that_encodes_as_null_is_never_written() {
 }
 
 #[tokio::test]
-async fn durations_past_the_limits_are_refused_not_overflowed() {
+async fn extreme_durations_are_rejected() {
     init_tracing();
     let server = ZkServer::start().await.unwrap();
     let servers = server.connect_string();
@@ -441,7 +441,7 @@ async fn durations_past_the_limits_are_refused_not_overflowed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lock_timeout_covers_the_wait_for_an_update_of_the_same_handle() {
+async fn lock_timeout_covers_handle_wait() {
     init_tracing();
     let server = ZkServer::start().await.unwrap();
     let state = Shared::builder(server.connect_string(), unique_dir("handle-wait"))
@@ -479,7 +479,7 @@ async fn lock_timeout_covers_the_wait_for_an_update_of_the_same_handle() {
 }
 
 #[tokio::test]
-async fn a_persistent_node_in_a_listeners_place_is_reported_and_left_alone() {
+async fn persistent_listener_squatter_is_kept() {
     init_tracing();
     let server = ZkServer::start().await.unwrap();
     let servers = server.connect_string();

@@ -38,9 +38,9 @@
 //! [`Shared::on_change`], which run on the handle's runtime thread: hand work that blocks
 //! to another thread, or use the async handle from [`Shared::as_async`] there.
 //!
-//! The derive's field getters do not block: call them on [`Shared::as_async`]. Its field
-//! setters, field subscriptions, presence events and connection-state streams are async;
-//! in blocking code, set a field with [`Shared::update`] and filter the events of
+//! The derive's field getters do not block, so call them on [`Shared::as_async`]. Its field
+//! setters, field subscriptions, presence events and connection-state streams are async.
+//! In blocking code, set a field with [`Shared::update`] and filter the events of
 //! [`Shared::subscribe`].
 
 use std::collections::BTreeMap;

@@ -50,7 +50,7 @@ pub(crate) fn encode<T: ZkShared>(value: &T, unknown: &UnknownFields) -> Result<
 }
 
 /// Encodes the shared type for `path` as [`encode`] does, and checks the result against the
-/// size limit and, when it holds a `null`, that it decodes as `T` again.
+/// size limit. When the result contains a `null`, also checks that it decodes as `T` again.
 ///
 /// serde_json writes a NaN or infinite float as `null`, which a float does not decode from; the
 /// check keeps such a payload out of ZooKeeper. Values without a `null` skip the decode.

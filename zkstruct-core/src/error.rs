@@ -31,8 +31,8 @@ pub enum Error {
         reason: String,
     },
 
-    /// Another session owns the listener node of this instance id, or a persistent node
-    /// (owner 0) stands in its place.
+    /// Another session owns the listener node of this instance id, or the node is
+    /// persistent (owner 0).
     #[error("instance id in use: {path} {}", in_use_advice(*owner))]
     InstanceIdInUse {
         /// The listener node.
@@ -375,7 +375,7 @@ impl Error {
 /// Convenience alias for results of zkstruct operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Says who holds a listener node and what to do about it.
+/// Returns who owns a listener node and what to do about it.
 fn in_use_advice(owner: i64) -> String {
     if owner == 0 {
         "is a persistent node that no session owns, so it never goes away by itself; delete it, \

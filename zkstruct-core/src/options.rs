@@ -29,11 +29,11 @@ pub const DEFAULT_EVENT_CAPACITY: usize = 1024;
 pub(crate) const LARGE_WRITE_BYTES: usize = DEFAULT_MAX_PAYLOAD_BYTES;
 /// Largest accepted event capacity: the event buffer is allocated up front.
 const MAX_EVENT_CAPACITY: usize = 1 << 20;
-/// The longest lock timeout; longer ones are refused rather than overflow a deadline.
+/// Maximum lock timeout. A longer one is rejected because its deadline could overflow.
 const MAX_LOCK_TIMEOUT: Duration = Duration::from_secs(86_400);
-/// The longest session timeout asked for; the server caps it further.
+/// Maximum requested session timeout. The server applies its own, lower maximum.
 const MAX_SESSION_TIMEOUT: Duration = Duration::from_secs(86_400);
-/// The longest freshness limit.
+/// Maximum freshness limit.
 const MAX_FRESHNESS_LIMIT: Duration = Duration::from_secs(365 * 86_400);
 
 /// What an update does when ZooKeeper holds a newer version than the local copy it was
@@ -49,6 +49,10 @@ pub enum ConflictPolicy {
     /// Fails with [`Error::Conflict`] only when a part the closure changed was also
     /// changed remotely (the change's old value no longer matches). Writers that ignore the
     /// lock are merged with in the same way, up to five times in a row.
+    ///
+    /// A `Vec`'s changes name positions, so an append on each side conflicts, as does a
+    /// change to an element whose position moved; map and set changes name keys and
+    /// merge when the keys differ.
     Merge,
 }
 

@@ -443,17 +443,13 @@ impl<T: ZkShared> Shared<T> {
     /// Returns the latest state of the connection to ZooKeeper.
     ///
     /// ```no_run
-    /// # use zkstruct_core::{Error, Event, Shared, ZkShared};
-    /// # async fn demo<T: ZkShared + std::fmt::Debug>(shared: Shared<T>) -> Result<(), Error> {
+    /// # use zkstruct_core::{Shared, ZkShared};
+    /// # fn demo<T: ZkShared>(shared: &Shared<T>) {
     /// use zkstruct_core::ConnectionState;
     ///
-    /// let mut states = shared.connection_states();
-    /// while let Some(state) = states.recv().await {
-    ///     if state == ConnectionState::Suspended {
-    ///         eprintln!("connection suspended; reads stay fresh until the freshness limit");
-    ///     }
+    /// if shared.connection_state() == ConnectionState::Suspended {
+    ///     eprintln!("connection suspended; reads stay fresh until the freshness limit");
     /// }
-    /// # Ok(())
     /// # }
     /// ```
     pub fn connection_state(&self) -> ConnectionState {
@@ -462,6 +458,20 @@ impl<T: ZkShared> Shared<T> {
 
     /// Subscribes to the connection states from now on: suspended, reconnected, expired,
     /// new session, closed.
+    ///
+    /// ```no_run
+    /// # use zkstruct_core::{Shared, ZkShared};
+    /// # async fn demo<T: ZkShared>(shared: Shared<T>) {
+    /// use zkstruct_core::ConnectionState;
+    ///
+    /// let mut states = shared.connection_states();
+    /// while let Some(state) = states.recv().await {
+    ///     if state == ConnectionState::Expired {
+    ///         eprintln!("session expired; the handle opens a new one");
+    ///     }
+    /// }
+    /// # }
+    /// ```
     pub fn connection_states(&self) -> ConnectionStates {
         ConnectionStates::new(self.inner.context.session.subscribe_states())
     }
@@ -480,7 +490,8 @@ impl<T: ZkShared> Shared<T> {
     /// ```no_run
     /// # use zkstruct_core::{Error, Event, Shared, ZkShared};
     /// # async fn demo<T: ZkShared + std::fmt::Debug>(shared: Shared<T>) -> Result<(), Error> {
-    /// println!("{} live instances: {:?}", shared.instances().await?.len(), shared.instances().await?);
+    /// let instances = shared.instances().await?;
+    /// println!("{} live instances: {instances:?}", instances.len());
     /// # Ok(())
     /// # }
     /// ```

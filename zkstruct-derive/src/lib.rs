@@ -49,7 +49,8 @@ use syn::{parse_macro_input, DeriveInput};
 ///   fields, their serde aliases and the `#[serde(tag)]` key, and whose
 ///   `keep_local_fields` copies the `#[serde(skip)]` fields.
 /// - `trait MonitorStateFields`, implemented for `Shared<MonitorState>`: a getter
-///   (`interval_ms()`) and a setter (`set_interval_ms(value)`) per shared field.
+///   (`interval_ms()`), a setter (`set_interval_ms(value)`) and a subscription to that
+///   field's changes alone (`subscribe_interval_ms()`) per shared field.
 ///
 /// # Field kinds
 ///
@@ -71,8 +72,9 @@ use syn::{parse_macro_input, DeriveInput};
 ///
 /// On a field:
 /// - `#[zk(opaque)]`: compare the field as a whole.
-/// - `#[zk(accessor = "name")]`: name the getter `name` and the setter `set_name`. A
-///   getter must not have the name of a method of `Shared`, such as `read` or `update`.
+/// - `#[zk(accessor = "name")]`: name the getter `name`, the setter `set_name` and the
+///   subscription `subscribe_name`. A getter must not have the name of a method of
+///   `Shared`, such as `read` or `update`.
 ///
 /// The derive reads serde's `rename_all`, `rename`, `alias`, `tag`, `skip` and `with`
 /// attributes to name JSON keys. It rejects the serde attributes that would give a field

@@ -10,7 +10,7 @@
 //!
 //! Freshness is measured on a monotonic clock from the moment a confirming request was
 //! sent: the read that fetched the copy, a periodic `exists` the handle sends every quarter
-//! of the freshness limit (at least every 50 ms), or a consistent read. A link that drops
+//! of the freshness limit (but no more often than every 50 ms), or a consistent read. A link that drops
 //! packets silently therefore makes `read` fail once the limit has passed, even before the
 //! client notices the lost connection.
 //!
