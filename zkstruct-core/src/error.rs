@@ -302,7 +302,8 @@ pub enum Error {
 
     /// The payload node does not exist.
     #[error(
-        "payload {path} does not exist; another client deleted it, so create it again with create_or_open()"
+        "payload {path} does not exist because another client deleted it; create it again with valid \
+         JSON (create_or_open(), or zkCli.sh create), and open handles take it in"
     )]
     PayloadMissing {
         /// The payload path.

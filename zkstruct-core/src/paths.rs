@@ -58,8 +58,8 @@ pub(crate) fn validate_dir(dir: &str) -> Result<()> {
             return Err(Error::InvalidPath {
                 path: dir.to_owned(),
                 reason: format!(
-                    "'{segment}' names a node of the shared value its parent may hold, where other \
-                     nodes would disturb it; choose another name"
+                    "'{segment}' is reserved: a shared value keeps its payload, lock and listeners \
+                     nodes under these names, so rename this segment"
                 ),
             });
         }

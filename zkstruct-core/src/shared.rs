@@ -112,7 +112,7 @@ impl<T: ZkShared> fmt::Debug for Shared<T> {
 impl<T: ZkShared> Shared<T> {
     /// Starts building a handle on the value under `dir`, on the ensemble given by the
     /// connect string `servers` (such as `"10.0.0.1:2181,10.0.0.2:2181"`, optionally with a
-    /// chroot suffix like `"/apps"`).
+    /// chroot suffix like `"/apps"`). A server given without a port uses port 2181.
     ///
     /// `dir` is an absolute ZooKeeper path, outside `/zookeeper`, none of whose segments
     /// after the first is `payload`, `lock` or `listeners`: those name the nodes a shared
@@ -594,6 +594,12 @@ impl<T: ZkShared> Shared<T> {
     }
 }
 
+/// Returns a connect string's entry without its `tcp://` or `tcp+tls://` scheme.
+fn strip_scheme(entry: &str) -> &str {
+    let entry = entry.strip_prefix("tcp://").unwrap_or(entry);
+    entry.strip_prefix("tcp+tls://").unwrap_or(entry)
+}
+
 /// Rejects connect strings that cannot name servers, before trying to connect.
 fn validate_servers(servers: &str) -> Result<()> {
     let invalid = |reason: &'static str| Err(Error::InvalidServers { servers: servers.to_owned(), reason });
@@ -603,10 +609,28 @@ fn validate_servers(servers: &str) -> Result<()> {
     if servers.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return invalid("it contains whitespace or control characters");
     }
-    if let Some(at) = servers.find('/') {
-        let chroot = &servers[at..];
-        if chroot == "/zookeeper" || chroot.starts_with("/zookeeper/") {
-            return invalid("its chroot is under /zookeeper, which the server reserves");
+    let mut entries: Vec<&str> = servers.split(',').map(strip_scheme).collect();
+    // The chroot follows the last server, from its first '/'.
+    if let Some(last) = entries.last_mut() {
+        if let Some(at) = last.find('/') {
+            let chroot = &last[at..];
+            if chroot == "/zookeeper" || chroot.starts_with("/zookeeper/") {
+                return invalid("its chroot is under /zookeeper, which the server reserves");
+            }
+            *last = &last[..at];
+        }
+    }
+    for entry in entries {
+        if entry.is_empty() {
+            return invalid("it has an empty server entry, such as after a trailing comma");
+        }
+        let port = match entry.strip_prefix('[') {
+            Some(bracketed) => bracketed.split_once("]:").map(|(_, port)| port),
+            None if entry.matches(':').count() == 1 => entry.split_once(':').map(|(_, port)| port),
+            None => None,
+        };
+        if port.is_some_and(|port| !matches!(port.parse::<u16>(), Ok(1..))) {
+            return invalid("a port is not a number from 1 to 65535");
         }
     }
     Ok(())
@@ -683,5 +707,35 @@ mod tests {
         assert_send(shared.update(|_| {}));
         assert_send(shared.instances());
         assert_send(shared.close());
+    }
+
+    #[test]
+    fn connect_strings_are_checked() {
+        let accepted = [
+            "127.0.0.1:2181",
+            "zk1:2181,zk2:2181,zk3:2181/apps/monitor",
+            "zk1,zk2",
+            "[::1]:2181,[::1]",
+            "tcp://zk1:2181,tcp+tls://zk2:2281/apps",
+            "localhost:2181/zookeeperish",
+        ];
+        for servers in accepted {
+            assert!(validate_servers(servers).is_ok(), "{servers}");
+        }
+        let rejected = [
+            "",
+            "zk1:2181,",
+            ",zk1:2181",
+            "zk1:99999",
+            "zk1:0",
+            "zk1:port",
+            "[::1]:x",
+            "zk1:2181/zookeeper",
+            "tcp://zk1:2181/zookeeper/x",
+            "zk1 :2181",
+        ];
+        for servers in rejected {
+            assert!(validate_servers(servers).is_err(), "{servers}");
+        }
     }
 }
