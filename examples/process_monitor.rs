@@ -41,6 +41,8 @@ async fn run() -> Result<(), zkstruct::Error> {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "zkstruct_core=warn".into()),
         )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let servers = std::env::var("ZOOKEEPER_SERVERS").unwrap_or_else(|_| "127.0.0.1:2181".to_owned());
     let dir = std::env::var("ZKSTRUCT_DIR").unwrap_or_else(|_| "/zkstruct/process-monitor".to_owned());
