@@ -297,9 +297,9 @@ async fn deleted_and_recreated_payload_is_a_new_node() {
         Event::Failed(Error::PayloadMissing { .. })
     ));
     kazoo(&servers, &format!("zk.create({payload:?}, b'{{\"patterns\": [], \"interval_ms\": 5}}')"));
-    let taken = next_changes(&mut events, EVENT_TIMEOUT).await;
-    assert_eq!(taken.version().version(), 0);
-    assert_eq!(taken.len(), 2, "both patterns removed: {taken:?}");
+    let resynced = next_changes(&mut events, EVENT_TIMEOUT).await;
+    assert_eq!(resynced.version().version(), 0);
+    assert_eq!(resynced.len(), 2, "both patterns removed: {resynced:?}");
     assert_eq!(kazoo_stat(&servers, &listener), listener_stat, "the listener node was kept");
     state.set_interval_ms(6).await.unwrap();
     assert_eq!(state.read().unwrap().version().version(), 1);
@@ -312,9 +312,9 @@ async fn deleted_and_recreated_payload_is_a_new_node() {
         &servers,
         &format!("zk.create({payload:?}, b'{{\"patterns\": [\"new\"], \"interval_ms\": 6}}', makepath=True)"),
     );
-    let taken = next_changes(&mut events, EVENT_TIMEOUT).await;
+    let recreated = next_changes(&mut events, EVENT_TIMEOUT).await;
     assert_eq!(
-        taken.changes(),
+        recreated.changes(),
         [MonitorStateChange::Patterns(VecChange::Added { index: 0, value: "new".into() })]
     );
     wait_until(EVENT_TIMEOUT, "the listener node to come back", || async {

@@ -60,16 +60,16 @@ async fn creator_acl_rejects_other_writers() {
     // An instance without credentials opens and reads, but cannot update.
     let reader = Shared::<MonitorState>::builder(&servers, &dir).open(EVENT_TIMEOUT).await.unwrap();
     assert_eq!(reader.read_consistent().await.unwrap().interval_ms, 5);
-    let refused = reader.update(|s| s.interval_ms = 6).await;
-    let Err(Error::NotAuthorized { operation, path }) = &refused else {
-        panic!("expected NotAuthorized, got {refused:?}")
+    let rejected = reader.update(|s| s.interval_ms = 6).await;
+    let Err(Error::NotAuthorized { operation, path }) = &rejected else {
+        panic!("expected NotAuthorized, got {rejected:?}")
     };
     assert_eq!(*operation, "create");
     assert!(path.starts_with(&format!("{dir}/lock")), "{path}");
     assert_eq!(reader.read().unwrap().interval_ms, 5, "the local copy is unchanged");
-    assert!(refused.unwrap_err().to_string().contains("not authorized to create"));
+    assert!(rejected.unwrap_err().to_string().contains("not authorized to create"));
 
-    // Wrong credentials are a different identity, and are refused the same way.
+    // Wrong credentials are a different identity, and are rejected the same way.
     let mallory = Shared::<MonitorState>::builder(&servers, &dir)
         .digest_auth("alice", "guess")
         .open(EVENT_TIMEOUT)

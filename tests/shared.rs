@@ -284,8 +284,8 @@ async fn invalid_payload_keeps_last_good_state() {
         assert_eq!(*state.read().unwrap(), seed());
     }
 
-    let refused = state.update(|s| s.interval_ms = 1).await;
-    assert!(matches!(refused, Err(Error::InvalidPayload { .. })), "{refused:?}");
+    let rejected = state.update(|s| s.interval_ms = 1).await;
+    assert!(matches!(rejected, Err(Error::InvalidPayload { .. })), "{rejected:?}");
     assert_eq!(kazoo_get(&servers, state.payload_path()), r#"{"patterns": []}"#);
 
     // Putting the last good content back is reported, though nothing changed.
@@ -395,10 +395,10 @@ async fn nan_float_is_never_written() {
     let server = ZkServer::start().await.unwrap();
     let servers = server.connect_string();
 
-    let refused =
+    let rejected =
         Shared::builder(&servers, unique_dir("nan-initial")).create_or_open(Gauge { level: f64::NAN }).await;
-    let Err(error @ Error::NotDecodable { .. }) = &refused else {
-        panic!("expected NotDecodable, got {refused:?}")
+    let Err(error @ Error::NotDecodable { .. }) = &rejected else {
+        panic!("expected NotDecodable, got {rejected:?}")
     };
     assert!(error.to_string().contains("keep floats finite"), "{error}");
 
@@ -406,8 +406,8 @@ async fn nan_float_is_never_written() {
         .create_or_open(Gauge { level: 0.5 })
         .await
         .unwrap();
-    let refused = state.update(|g| g.level = f64::INFINITY).await;
-    assert!(matches!(refused, Err(Error::NotDecodable { .. })), "{refused:?}");
+    let rejected = state.update(|g| g.level = f64::INFINITY).await;
+    assert!(matches!(rejected, Err(Error::NotDecodable { .. })), "{rejected:?}");
     assert_eq!(kazoo_get(&servers, state.payload_path()), r#"{"level":0.5}"#);
     assert_eq!(state.read_consistent().await.unwrap().level, 0.5);
     state.update(|g| g.level = 0.75).await.unwrap();
@@ -421,12 +421,12 @@ async fn extreme_durations_are_rejected() {
     let dir = unique_dir("durations");
     let builder = || Shared::<MonitorState>::builder(&servers, &dir);
 
-    let refused = builder().lock_timeout(Duration::MAX).create_or_open(seed()).await;
-    assert!(matches!(refused, Err(Error::InvalidOption { option: "lock_timeout", .. })), "{refused:?}");
-    let refused = builder().session_timeout(Duration::MAX).create_or_open(seed()).await;
-    assert!(matches!(refused, Err(Error::InvalidOption { option: "session_timeout", .. })), "{refused:?}");
-    let refused = builder().freshness_limit(Duration::MAX).create_or_open(seed()).await;
-    assert!(matches!(refused, Err(Error::InvalidOption { option: "freshness_limit", .. })), "{refused:?}");
+    let rejected = builder().lock_timeout(Duration::MAX).create_or_open(seed()).await;
+    assert!(matches!(rejected, Err(Error::InvalidOption { option: "lock_timeout", .. })), "{rejected:?}");
+    let rejected = builder().session_timeout(Duration::MAX).create_or_open(seed()).await;
+    assert!(matches!(rejected, Err(Error::InvalidOption { option: "session_timeout", .. })), "{rejected:?}");
+    let rejected = builder().freshness_limit(Duration::MAX).create_or_open(seed()).await;
+    assert!(matches!(rejected, Err(Error::InvalidOption { option: "freshness_limit", .. })), "{rejected:?}");
 
     // The longest accepted values work, and an open that may wait forever is fine.
     let state = builder()
@@ -497,9 +497,9 @@ async fn persistent_listener_squatter_is_kept() {
     state.close().await.unwrap();
     assert_eq!(kazoo_get(&servers, &listener), "squatter", "close deleted a node it does not own");
 
-    let refused = Shared::builder(&servers, &dir).instance_id("agent-1").create_or_open(seed()).await;
-    let Err(error @ Error::InstanceIdInUse { owner: 0, .. }) = &refused else {
-        panic!("expected InstanceIdInUse, got {refused:?}")
+    let rejected = Shared::builder(&servers, &dir).instance_id("agent-1").create_or_open(seed()).await;
+    let Err(error @ Error::InstanceIdInUse { owner: 0, .. }) = &rejected else {
+        panic!("expected InstanceIdInUse, got {rejected:?}")
     };
     assert!(error.to_string().contains("persistent node"), "{error}");
 }
@@ -691,10 +691,10 @@ async fn oversized_payload_is_rejected_before_sending() {
     let state = Shared::builder(&servers, &dir).create_or_open(Blob { data: "small".into() }).await.unwrap();
     let large = "x".repeat(1_100_000);
 
-    let refused = state.update(|blob| blob.data = large.clone()).await;
+    let rejected = state.update(|blob| blob.data = large.clone()).await;
 
-    let Err(Error::TooLarge { size, limit, .. }) = refused else {
-        panic!("expected TooLarge, got {refused:?}")
+    let Err(Error::TooLarge { size, limit, .. }) = rejected else {
+        panic!("expected TooLarge, got {rejected:?}")
     };
     assert_eq!(size, 1_100_000 + r#"{"data":""}"#.len());
     assert_eq!(limit, zkstruct::DEFAULT_MAX_PAYLOAD_BYTES);

@@ -36,15 +36,15 @@ pub fn unique_dir(name: &str) -> String {
     format!("/zkstruct-tests/{name}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
-/// Polls `condition` until it holds, failing the test with `what` after `timeout`.
-pub async fn wait_until<F, Fut>(timeout: Duration, what: &str, mut condition: F)
+/// Polls `condition` until it is true, failing the test with `description` after `timeout`.
+pub async fn wait_until<F, Fut>(timeout: Duration, description: &str, mut condition: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
     let deadline = Instant::now() + timeout;
     while !condition().await {
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {description}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

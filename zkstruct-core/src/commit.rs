@@ -84,7 +84,7 @@ where
     let (_writer, client, acquired) = lock_both(context).await?;
     let dir = &context.paths.dir;
     metrics::lock_waited(dir, waiting.elapsed());
-    let _held = metrics::HoldTimer::start(dir);
+    let _hold_timer = metrics::HoldTimer::start(dir);
     let mut node = acquired.node;
     let result = update_locked(context, &client, &mut node, acquired.payload, change).await;
     release(&client, &mut node).await;
@@ -300,7 +300,7 @@ fn invalid_payload<T>(context: &Context<impl ZkShared>, version: Version, error:
 }
 
 /// Marks the local copy unverified, because a write may have changed the payload, and
-/// returns the error that says so.
+/// returns [`Error::OutcomeUnknown`].
 fn outcome_unknown<T: ZkShared>(context: &Context<T>) -> Error {
     context.state.freshness.mark_unverified();
     Error::OutcomeUnknown { path: context.paths.payload.clone() }
@@ -328,7 +328,7 @@ struct Write<'a, 'n, T: ZkShared> {
     node: &'n mut LockNode,
 }
 
-/// What is known when a write's outcome must be found out.
+/// The facts known about a write whose reply was lost.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Evidence {
     /// The lock node vanished while the session lived: only this write's multi-op, which
@@ -338,7 +338,7 @@ enum Evidence {
     SessionEnded,
 }
 
-/// What one attempt at the multi-op found.
+/// The result of one attempt at the multi-op.
 enum Attempt {
     Written(zookeeper_client::Stat),
     /// The lock node was already gone: deleted by an earlier attempt, or by someone else.
@@ -388,8 +388,8 @@ impl<T: ZkShared> Write<'_, '_, T> {
                         Ok(()) if lost_replies >= MAX_LOST_REPLIES => {
                             return self.give_up(client, value, changes).await
                         }
-                        // The session lives, so its lock node tells whether the write was
-                        // applied: try again, and the retry sorts it out.
+                        // The session is alive, so its lock node shows whether the write was
+                        // applied. The retry finds that out.
                         Ok(()) => retried = true,
                         Err(_) => {
                             self.node.forget();
@@ -514,10 +514,10 @@ impl<T: ZkShared> Write<'_, '_, T> {
 
     /// Finds out whether a write whose reply was lost was applied, by reading the payload.
     ///
-    /// A payload at the next version of the same node, holding exactly the bytes written,
+    /// A payload at the next version of the same node, containing exactly the bytes written,
     /// is this write, and the expected version unchanged means nothing was written. With
     /// the lock node gone while the session lived, the write was applied even if others
-    /// wrote after it. Anything else cannot be told apart.
+    /// wrote after it. Any other state leaves the outcome unknown.
     async fn resolve(
         self,
         client: &Client,
@@ -582,8 +582,8 @@ pub(crate) async fn read_consistent<T: ZkShared>(context: &Context<T>) -> Result
     let client = context.session.current().client;
     let path = &context.paths.payload;
 
-    // A sync makes the server catch up with the leader; the exists that follows it on the
-    // same session then sees every write committed before the sync.
+    // A sync makes the server catch up with the leader. The exists that follows it on the
+    // same session then reflects every write committed before the sync.
     let sent = crate::state::coarse_now();
     let synced = client.sync(path);
     let stat = client.check_stat(path);

@@ -8,7 +8,7 @@ use crate::state::Version;
 /// The error type of every fallible zkstruct operation.
 ///
 /// Each variant names the ZooKeeper path involved and, where there is one, the payload
-/// version. Its message also tells the caller what to do next. `Error` is `Clone`, so one error can reach
+/// version. Its message also states what the caller can do next. `Error` is `Clone`, so one error can reach
 /// several subscribers.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]

@@ -25,7 +25,7 @@ pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 1_000_000;
 /// Default number of events a subscriber may fall behind before it misses some.
 pub const DEFAULT_EVENT_CAPACITY: usize = 1024;
 /// Writes above this size can exceed a server's `jute.maxbuffer` (1,048,575 bytes by
-/// default), which makes the server drop the connection instead of answering.
+/// default), which makes the server drop the connection instead of replying.
 pub(crate) const LARGE_WRITE_BYTES: usize = DEFAULT_MAX_PAYLOAD_BYTES;
 /// Largest accepted event capacity: the event buffer is allocated up front.
 const MAX_EVENT_CAPACITY: usize = 1 << 20;
@@ -36,7 +36,7 @@ const MAX_SESSION_TIMEOUT: Duration = Duration::from_secs(86_400);
 /// Maximum freshness limit.
 const MAX_FRESHNESS_LIMIT: Duration = Duration::from_secs(365 * 86_400);
 
-/// What an update does when ZooKeeper holds a newer version than the local copy it was
+/// The action of an update when ZooKeeper stores a newer version than the local copy it was
 /// computed on.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -51,7 +51,7 @@ pub enum ConflictPolicy {
     /// lock are merged with in the same way, up to five times in a row.
     ///
     /// A `Vec`'s changes name positions, so an append on each side conflicts, as does a
-    /// change to an element whose position moved; map and set changes name keys and
+    /// change to an element whose position moved. Map and set changes name keys, so they
     /// merge when the keys differ.
     Merge,
 }
@@ -65,7 +65,7 @@ pub(crate) struct Options {
     pub(crate) instance_id: Option<String>,
     /// The data of this instance's listener node.
     pub(crate) instance_metadata: Vec<u8>,
-    /// Why the metadata could not be encoded, reported when the handle opens.
+    /// The reason the metadata could not be encoded, reported when the handle opens.
     pub(crate) metadata_error: Option<String>,
     pub(crate) max_payload_bytes: usize,
     pub(crate) event_capacity: usize,
@@ -303,10 +303,10 @@ impl<T: ZkShared> SharedBuilder<T> {
     ///
     /// # Errors
     ///
-    /// Fails on an invalid dir path or option, when no session can be established within
-    /// the session timeout, when an existing payload does not decode ([`Error::Decode`]),
-    /// when `initial` encodes to more than the payload limit ([`Error::TooLarge`]), and when it
-    /// encodes to JSON that does not decode again ([`Error::NotDecodable`]).
+    /// Fails on an invalid dir path or option, and when no session can be established within
+    /// the session timeout. Fails with [`Error::Decode`] when an existing payload does not
+    /// decode. Fails with [`Error::TooLarge`] when `initial` encodes to more than the payload
+    /// limit, and with [`Error::NotDecodable`] when its JSON does not decode again.
     pub async fn create_or_open(self, initial: T) -> Result<Shared<T>> {
         self.options.validate()?;
         Shared::open_with(self.servers, self.dir, self.options, Some(initial), Duration::ZERO).await

@@ -203,7 +203,7 @@ impl<T: ZkShared> Shared<T> {
     /// Returns the local copy, if it was verified against ZooKeeper within the freshness
     /// limit.
     ///
-    /// The local copy is the newest version that decoded. When ZooKeeper holds a payload
+    /// The local copy is the newest version that decoded. When ZooKeeper stores a payload
     /// that does not decode, or none, `read` keeps returning the last good version while
     /// subscribers receive [`Event::Failed`]; [`Shared::read_consistent`] returns the error.
     ///
@@ -255,9 +255,9 @@ impl<T: ZkShared> Shared<T> {
     ///
     /// # Errors
     ///
-    /// Fails when the server cannot be reached, when the payload is missing, and with
-    /// [`Error::Decode`] when the newer payload does not decode; the local copy then keeps
-    /// the last good version.
+    /// Fails when the server cannot be reached, and when the payload is missing. Fails with
+    /// [`Error::Decode`] when the newer payload does not decode, and the local copy then
+    /// keeps the last good version.
     ///
     /// ```no_run
     /// # use zkstruct_core::{Error, Event, Shared, ZkShared};
@@ -311,7 +311,7 @@ impl<T: ZkShared> Shared<T> {
     /// - [`Error::TooLarge`] when the encoded value exceeds the payload limit, and
     ///   [`Error::NotDecodable`] when it encodes to JSON that does not decode again (a NaN
     ///   float, say); nothing is sent.
-    /// - [`Error::InvalidPayload`] when ZooKeeper holds a payload that does not decode.
+    /// - [`Error::InvalidPayload`] when ZooKeeper stores a payload that does not decode.
     /// - [`Error::LockLost`], [`Error::OutcomeUnknown`] and [`Error::ZooKeeper`] when the
     ///   session or the connection failed during the write.
     ///
@@ -342,7 +342,7 @@ impl<T: ZkShared> Shared<T> {
     ///
     /// An update refuses to overwrite a payload it cannot decode, because another writer
     /// put it there. This call is the deliberate way to replace it. It takes the same locks
-    /// as an update and writes only if the payload still does not decode; subscribers
+    /// as an update and writes only if the payload still does not decode. Subscribers
     /// receive the changes from the last good version to `value`. Top-level keys of the
     /// replaced payload are not kept.
     ///

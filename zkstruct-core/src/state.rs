@@ -110,8 +110,8 @@ impl<T: fmt::Debug> fmt::Debug for Snapshot<T> {
 
 /// When the local copy was last confirmed to match ZooKeeper, on a monotonic clock.
 ///
-/// A confirmation is a response from the server showing that it stores the version this
-/// copy knows: the read that fetched the copy, the periodic check of the watcher, or a
+/// A confirmation is a response from the server showing that it stores the version of this
+/// copy: the read that fetched the copy, the periodic check of the watcher, or a
 /// consistent read. Its time is the moment the request was sent, so a confirmation never
 /// claims more than the server could have known. Without responses, as when the link is
 /// silently cut, the copy ages from the last one.
@@ -184,7 +184,7 @@ pub(crate) struct State<T: ZkShared> {
     /// The sender of every event, until the handle closes.
     events: Mutex<Option<Sender<T>>>,
     /// Woken whenever a version is taken in.
-    taken: tokio::sync::Notify,
+    version_taken: tokio::sync::Notify,
     pub(crate) freshness: Freshness,
 }
 
@@ -215,7 +215,7 @@ impl<T: ZkShared> State<T> {
             apply_lock: Mutex::new(()),
             failure: Mutex::new(Failure::default()),
             events: Mutex::new(Some(events)),
-            taken: tokio::sync::Notify::new(),
+            version_taken: tokio::sync::Notify::new(),
             freshness: Freshness::new(),
         }
     }
@@ -234,19 +234,19 @@ impl<T: ZkShared> State<T> {
         Subscription::new(receiver, self.dir.clone())
     }
 
-    /// Waits until the local copy holds `version` or a newer one, for at most `timeout`.
+    /// Waits until the local copy is at `version` or a newer one, for at most `timeout`.
     /// Returns the copy then, or `None` on timeout.
     pub(crate) async fn wait_for(&self, version: Version, timeout: Duration) -> Option<Snapshot<T>> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let taken = self.taken.notified();
-            tokio::pin!(taken);
-            taken.as_mut().enable();
+            let notified = self.version_taken.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
             let snapshot = self.snapshot();
             if !version.is_newer_than(&snapshot.version()) {
                 return Some(snapshot);
             }
-            tokio::time::timeout_at(deadline, taken).await.ok()?;
+            tokio::time::timeout_at(deadline, notified).await.ok()?;
         }
     }
 
@@ -258,7 +258,7 @@ impl<T: ZkShared> State<T> {
 
     fn send(&self, notice: Notice<T>) {
         if let Some(sender) = &*lock(&self.events) {
-            // Sending fails only when there are no subscribers.
+            // A broadcast send fails only when there are no receivers, which is not an error here.
             let _ = sender.send(Arc::new(notice));
         }
     }
@@ -301,7 +301,7 @@ impl<T: ZkShared> State<T> {
             crate::metrics::event_delivered(&self.dir);
         }
         self.current.store(loaded);
-        self.taken.notify_waiters();
+        self.version_taken.notify_waiters();
         Some(change_set)
     }
 

@@ -2,7 +2,7 @@
 //!
 //! `#[derive(ZkShared)]` on a struct with named fields generates a typed change enum
 //! (`<Struct>Change`, one variant per field), the [`Diff`] and [`ZkShared`] impls, and an
-//! accessor trait (`<Struct>Fields`) with a getter, a setter and a subscription
+//! accessor trait (`<Struct>Fields`). The trait has a getter, a setter and a subscription
 //! (`subscribe_<field>()`, the changes of that field alone) per field. [`Shared`] keeps
 //! the struct under a ZooKeeper dir and delivers every change, made by this instance, by
 //! another instance or by any other ZooKeeper client, as those typed changes.
